@@ -1,0 +1,416 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Stateless SIP decisions and replies (see sip_logic.h).
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sipfp/counters.h"
+#include "sipfp/shm.h"
+#include "sip_logic.h"
+
+static void reply(struct sfp_decision *d, uint16_t code, const char *reason, uint16_t counter)
+{
+	d->act = SFP_ACT_REPLY;
+	d->code = code;
+	d->reason = reason;
+	d->counter = counter;
+}
+
+static void drop(struct sfp_decision *d, uint16_t counter)
+{
+	d->act = SFP_ACT_DROP;
+	d->counter = counter;
+}
+
+static uint16_t counter_for(uint16_t code)
+{
+	switch (code) {
+	case 505: return SFP_CNT_REPLY_505;
+	case 416: return SFP_CNT_REPLY_416;
+	case 420: return SFP_CNT_REPLY_420;
+	case 483: return SFP_CNT_REPLY_483;
+	case 503: return SFP_CNT_REPLY_503;
+	}
+	return SFP_CNT_REPLY_400;
+}
+
+static bool scheme_supported(struct sfp_str s)
+{
+	return sfp_str_ieq(s, "sip") || sfp_str_ieq(s, "sips") || sfp_str_ieq(s, "tel");
+}
+
+/* OPTIONS addressed to the server itself: no user part, our host and port */
+static bool to_self(const struct sfp_logic_cfg *cfg, const struct sfp_sip *m)
+{
+	const struct sfp_uri_parts *u = &m->ruri_parts;
+	if (u->user.n || !u->host.p)
+		return false;
+	if (u->port && u->port != cfg->sip_port)
+		return false;
+	return sfp_str_ieq(u->host, cfg->addr) || (cfg->domain[0] && sfp_str_ieq(u->host, cfg->domain));
+}
+
+static void handoff_or_503(const struct sfp_logic_cfg *cfg, const struct sfp_sip *m,
+			   bool ctl_ok, struct sfp_decision *d)
+{
+	if (ctl_ok) {
+		d->act = SFP_ACT_HANDOFF;
+		d->counter = SFP_CNT_HANDOFF;
+		return;
+	}
+	if (!sfp_decide_overload(cfg, m, d))
+		drop(d, SFP_CNT_SIP_NO_CTL);
+}
+
+bool sfp_decide_overload(const struct sfp_logic_cfg *cfg, const struct sfp_sip *m,
+			 struct sfp_decision *d)
+{
+	(void)cfg;
+	/* ACKs and responses are never answered (RFC 3261 17.1.1.3, 18.2.1) */
+	if (!m->request || m->method == SFP_M_ACK)
+		return false;
+	reply(d, 503, "Service Unavailable", SFP_CNT_REPLY_503);
+	d->flags = SFP_D_RETRY_AFTER;
+	return true;
+}
+
+static void challenge(struct sfp_decision *d, bool proxy, bool stale)
+{
+	if (proxy)
+		reply(d, 407, "Proxy Authentication Required", SFP_CNT_REPLY_407);
+	else
+		reply(d, 401, "Unauthorized", SFP_CNT_REPLY_401);
+	d->flags |= SFP_D_CHALLENGE | (proxy ? SFP_D_PROXY : 0) | (stale ? SFP_D_STALE : 0);
+}
+
+/* pick the Digest credentials meant for our realm (RFC 3261 22.3: a
+ * request may carry credentials for several proxies) */
+static bool find_cred(const struct sfp_logic_cfg *cfg, const struct sfp_str *v, uint32_t n,
+		      struct sfp_digest_cred *c)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		if (sfp_digest_parse(v[i], c) != 1)
+			continue;
+		if (c->realm.n == cfg->keys.realm_len &&
+		    memcmp(c->realm.p, cfg->keys.realm, c->realm.n) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void authenticate(const struct sfp_logic_cfg *cfg, const struct sfp_sip *m,
+			 uint32_t now, bool ctl_ok, sfp_cred_lookup_fn lookup, void *lctx,
+			 struct sfp_decision *d)
+{
+	bool proxy = m->method != SFP_M_REGISTER;
+	struct sfp_digest_cred c;
+
+	if (!find_cred(cfg, proxy ? m->pauthz : m->authz, proxy ? m->n_pauthz : m->n_authz, &c)) {
+		challenge(d, proxy, false);
+		return;
+	}
+	switch (sfp_nonce_check(&cfg->keys, c.nonce, now)) {
+	case SFP_NONCE_OK:
+		break;
+	case SFP_NONCE_STALE:
+		d->auth_counter = SFP_CNT_AUTH_NONCE_STALE;
+		challenge(d, proxy, true);
+		d->counter = SFP_CNT_REPLY_STALE;
+		return;
+	case SFP_NONCE_FORGED:
+	case SFP_NONCE_MALFORMED:
+		d->auth_counter = SFP_CNT_AUTH_NONCE_FORGED;
+		challenge(d, proxy, false);
+		return;
+	}
+	if (!sfp_digest_alg(&c) || !(sfp_digest_alg(&c) & cfg->algs)) {
+		d->auth_counter = SFP_CNT_AUTH_UNSUPPORTED;
+		challenge(d, proxy, false);
+		return;
+	}
+	/* RFC 2617 3.2.2.5: the digest must be for this Request-URI */
+	if (cfg->check_uri && !sfp_str_eq(c.uri, m->ruri)) {
+		d->auth_counter = SFP_CNT_AUTH_FAIL;
+		reply(d, 400, "Digest URI Does Not Match Request-URI", SFP_CNT_REPLY_400);
+		return;
+	}
+	const struct sfp_ha1 *ha1 = NULL;
+	if (c.username.n > 0 && c.username.n < SFP_USER_MAX && lookup)
+		ha1 = lookup(lctx, c.username);
+	switch (sfp_digest_verify(&c, m->method_name, ha1, cfg->algs)) {
+	case SFP_AUTH_OK:
+		break;
+	case SFP_AUTH_UNSUPPORTED:
+		d->auth_counter = SFP_CNT_AUTH_UNSUPPORTED;
+		challenge(d, proxy, false);
+		return;
+	case SFP_AUTH_FAIL:
+		/* unknown user and wrong password get the same 403, byte for
+		 * byte (the To-tag depends only on the request), so users
+		 * cannot be enumerated */
+		d->auth_counter = SFP_CNT_AUTH_FAIL;
+		reply(d, 403, "Forbidden", SFP_CNT_REPLY_403);
+		return;
+	}
+	d->auth_counter = SFP_CNT_AUTH_OK;
+	d->user = c.username;
+	d->rx_flags |= SFP_RXF_AUTH_OK;
+	handoff_or_503(cfg, m, ctl_ok, d);
+	if (d->act == SFP_ACT_HANDOFF && m->method == SFP_M_INVITE)
+		d->flags |= SFP_D_TRYING;
+}
+
+void sfp_decide(const struct sfp_logic_cfg *cfg, const struct sfp_sip *m,
+		enum sfp_scan_err err, uint32_t now, bool ctl_ok,
+		sfp_cred_lookup_fn lookup, void *lookup_ctx, struct sfp_decision *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->auth_counter = SFP_CNT_MAX;
+
+	if (err == SFP_SE_EMPTY) {
+		drop(d, SFP_CNT_SIP_KEEPALIVE);
+		return;
+	}
+	if (!m->request) {
+		if (err != SFP_SE_OK) {
+			drop(d, SFP_CNT_SIP_BAD_RESPONSE);
+			return;
+		}
+		d->rx_flags = SFP_RXF_RESPONSE;
+		if (ctl_ok) {
+			d->act = SFP_ACT_HANDOFF;
+			d->counter = SFP_CNT_HANDOFF;
+		} else {
+			drop(d, SFP_CNT_SIP_NO_CTL);
+		}
+		return;
+	}
+	if (err != SFP_SE_OK) {
+		/* RFC 3261 21.4.1: say what is wrong; without a Via there is
+		 * nobody to answer, and an ACK is never answered */
+		uint16_t st = sfp_scan_err_status(err);
+		if (!st || m->n_via == 0 || m->method == SFP_M_ACK)
+			drop(d, SFP_CNT_SIP_UNPARSEABLE);
+		else
+			reply(d, st, sfp_scan_err_reason(err), counter_for(st));
+		return;
+	}
+
+	bool in_dialog = m->to_tag.p != NULL;
+
+	if (m->method == SFP_M_ACK) {
+		char tag[SFP_TAG_LEN];
+		if (in_dialog && m->to_tag.n == SFP_TAG_LEN) {
+			sfp_tag_make(&cfg->keys, m->call_id, m->from_tag, m->top_via.branch, tag);
+			if (memcmp(tag, m->to_tag.p, SFP_TAG_LEN) == 0) {
+				d->act = SFP_ACT_ABSORB;
+				d->counter = SFP_CNT_ACK_ABSORBED;
+				return;
+			}
+		}
+		d->rx_flags = in_dialog ? SFP_RXF_IN_DIALOG : 0;
+		handoff_or_503(cfg, m, ctl_ok, d);
+		return;
+	}
+
+	/* RFC 3261 16.3 step 2 / 8.2.2.1 */
+	if (!scheme_supported(m->ruri_parts.scheme)) {
+		reply(d, 416, "Unsupported URI Scheme", SFP_CNT_REPLY_416);
+		return;
+	}
+
+	bool self = m->method == SFP_M_OPTIONS && to_self(cfg, m);
+	bool registrar = m->method == SFP_M_REGISTER && !in_dialog;
+
+	/* 16.3 step 3: a request we would forward with no hops left */
+	if (m->max_forwards == 0 && !self && !registrar) {
+		reply(d, 483, "Too Many Hops", SFP_CNT_REPLY_483);
+		return;
+	}
+
+	if (in_dialog) {
+		d->rx_flags = SFP_RXF_IN_DIALOG;
+		handoff_or_503(cfg, m, ctl_ok, d);
+		return;
+	}
+
+	/* 16.3 step 5: we support no extension as a proxy; 8.2.2.3 as the UAS
+	 * of REGISTER and of OPTIONS to ourselves, likewise for Require */
+	if (m->proxy_require.p && !self && !registrar) {
+		reply(d, 420, "Bad Extension", SFP_CNT_REPLY_420);
+		d->flags |= SFP_D_UNSUPPORTED;
+		d->unsupported = m->proxy_require;
+		return;
+	}
+	if (m->require.p && (self || registrar)) {
+		reply(d, 420, "Bad Extension", SFP_CNT_REPLY_420);
+		d->flags |= SFP_D_UNSUPPORTED;
+		d->unsupported = m->require;
+		return;
+	}
+
+	if (self) {
+		reply(d, 200, "OK", SFP_CNT_REPLY_OPTIONS);
+		d->flags |= SFP_D_ALLOW;
+		return;
+	}
+	/* CANCEL cannot be challenged (RFC 3261 22.1): it matches a pending
+	 * INVITE transaction, which lives in the control process */
+	if (m->method == SFP_M_CANCEL) {
+		handoff_or_503(cfg, m, ctl_ok, d);
+		return;
+	}
+	authenticate(cfg, m, now, ctl_ok, lookup, lookup_ctx, d);
+}
+
+/* ---- replies ----------------------------------------------------------- */
+
+struct wbuf {
+	char *p;
+	size_t n, cap;
+	bool full;
+};
+
+static void put(struct wbuf *w, const char *s, size_t n)
+{
+	if (w->full || n > w->cap - w->n) {
+		w->full = true;
+		return;
+	}
+	memcpy(w->p + w->n, s, n);
+	w->n += n;
+}
+
+static void puts_(struct wbuf *w, const char *s)
+{
+	put(w, s, strlen(s));
+}
+
+static void putstr(struct wbuf *w, struct sfp_str s)
+{
+	put(w, s.p, s.n);
+}
+
+static void putu(struct wbuf *w, uint32_t v)
+{
+	char b[12];
+	int n = snprintf(b, sizeof(b), "%u", v);
+	put(w, b, (size_t)n);
+}
+
+void sfp_reply_dest(const struct sfp_sip *m, uint16_t src_port, uint16_t *dst_port)
+{
+	if (!m->top_via_ok || m->top_via.rport)
+		*dst_port = src_port;
+	else
+		*dst_port = m->top_via.port ? m->top_via.port : 5060;
+}
+
+static void put_challenge(struct wbuf *w, const struct sfp_logic_cfg *cfg,
+			  const struct sfp_decision *d, const char *nonce, uint8_t alg)
+{
+	puts_(w, (d->flags & SFP_D_PROXY) ? "Proxy-Authenticate: Digest realm=\"" :
+					    "WWW-Authenticate: Digest realm=\"");
+	put(w, cfg->keys.realm, cfg->keys.realm_len);
+	puts_(w, "\", nonce=\"");
+	put(w, nonce, SFP_NONCE_LEN);
+	puts_(w, alg == SFP_ALG_SHA256 ? "\", algorithm=SHA-256" : "\", algorithm=MD5");
+	if (cfg->qop)
+		puts_(w, ", qop=\"auth\"");
+	if (d->flags & SFP_D_STALE)
+		puts_(w, ", stale=true");
+	puts_(w, "\r\n");
+}
+
+size_t sfp_reply_build(char *out, size_t cap, const struct sfp_logic_cfg *cfg,
+		       const struct sfp_sip *m, const struct sfp_decision *d,
+		       const struct sfp_reply_ctx *rc)
+{
+	struct wbuf w = { out, 0, cap, false };
+	char ip[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, &rc->src_ip, ip, sizeof(ip));
+	puts_(&w, "SIP/2.0 ");
+	putu(&w, d->code);
+	puts_(&w, " ");
+	puts_(&w, d->reason);
+	puts_(&w, "\r\n");
+
+	/* Via: every value, in order; one per line is equivalent (7.3.1).
+	 * The top one records where the request really came from (18.2.1,
+	 * RFC 3581 4). */
+	for (uint32_t i = 0; i < m->n_via; i++) {
+		puts_(&w, "Via: ");
+		if (i == 0 && m->top_via_ok) {
+			const struct sfp_via *v = &m->top_via;
+			if (v->rport && !v->rport_has_value) {
+				put(&w, v->value.p, v->rport_end);
+				puts_(&w, "=");
+				putu(&w, rc->src_port);
+				put(&w, v->value.p + v->rport_end, v->value.n - v->rport_end);
+			} else {
+				putstr(&w, v->value);
+			}
+			if (!v->received.p && (v->rport || !sfp_str_ieq(v->host, ip))) {
+				puts_(&w, ";received=");
+				puts_(&w, ip);
+			}
+		} else {
+			putstr(&w, m->via[i]);
+		}
+		puts_(&w, "\r\n");
+	}
+	if (m->from.p) {
+		puts_(&w, "From: ");
+		putstr(&w, m->from);
+		puts_(&w, "\r\n");
+	}
+	if (m->to.p) {
+		puts_(&w, "To: ");
+		putstr(&w, m->to);
+		/* 8.2.6.2: a tag on every response but 100 */
+		if (!m->to_tag.p && d->code > 100) {
+			char tag[SFP_TAG_LEN];
+			sfp_tag_make(&cfg->keys, m->call_id, m->from_tag, m->top_via.branch, tag);
+			puts_(&w, ";tag=");
+			put(&w, tag, SFP_TAG_LEN);
+		}
+		puts_(&w, "\r\n");
+	}
+	if (m->call_id.p) {
+		puts_(&w, "Call-ID: ");
+		putstr(&w, m->call_id);
+		puts_(&w, "\r\n");
+	}
+	if (m->cseq.p) {
+		puts_(&w, "CSeq: ");
+		putstr(&w, m->cseq);
+		puts_(&w, "\r\n");
+	}
+	if (d->flags & SFP_D_CHALLENGE) {
+		/* RFC 8760 2.4: one header per algorithm, preferred first */
+		uint8_t first = cfg->sha256_first ? SFP_ALG_SHA256 : SFP_ALG_MD5;
+		uint8_t second = first == SFP_ALG_SHA256 ? SFP_ALG_MD5 : SFP_ALG_SHA256;
+		if (cfg->algs & first)
+			put_challenge(&w, cfg, d, rc->nonce, first);
+		if (cfg->algs & second)
+			put_challenge(&w, cfg, d, rc->nonce, second);
+	}
+	if (d->flags & SFP_D_UNSUPPORTED) {
+		puts_(&w, "Unsupported: ");
+		putstr(&w, d->unsupported);
+		puts_(&w, "\r\n");
+	}
+	if (d->flags & SFP_D_RETRY_AFTER) {
+		puts_(&w, "Retry-After: ");
+		putu(&w, cfg->retry_after);
+		puts_(&w, "\r\n");
+	}
+	if (d->flags & SFP_D_ALLOW)
+		puts_(&w, "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, UPDATE, INFO\r\n"
+			  "Accept: application/sdp\r\n");
+	puts_(&w, "Server: sipfp\r\nContent-Length: 0\r\n\r\n");
+	return w.full ? 0 : w.n;
+}

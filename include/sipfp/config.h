@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The configuration file format shared by sipfp-dataplane and sipfp-control.
+ * One file serves both; each process reads the keys it needs and ignores
+ * the others.  Command-line options override the file; embedded defaults
+ * make both run with no file at all.
+ *
+ * Syntax: `key = value` lines, `#` starts a comment, blank lines ignored.
+ * Unknown keys and malformed values are errors (a typo must not silently
+ * fall back to a default on a public edge).
+ */
+#ifndef SIPFP_CONFIG_H
+#define SIPFP_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SFP_CFG_STR_MAX 256
+
+/* _(key, type, default, help)   type: STR, U32 or BOOL */
+#define SFP_CONFIG_KEYS(_) \
+	_(addr,              STR,  "10.77.0.2",  "IPv4 address sipfp answers on") \
+	_(prefix_len,        U32,  "24",         "length of the local subnet prefix") \
+	_(gateway,           STR,  "",           "default gateway for destinations off the subnet (empty: none)") \
+	_(sip_port,          U32,  "5060",       "UDP port for SIP") \
+	_(domain,            STR,  "",           "SIP domain served; OPTIONS to it get 200 (empty: addr)") \
+	_(realm,             STR,  "sipfp",      "digest realm (RFC 3261 22.1)") \
+	_(nonce_secret,      STR,  "",           "nonce MAC key shared by sipfp nodes (empty: random at each data plane start)") \
+	_(nonce_secret_prev, STR,  "",           "previous key: its nonces get stale=true during a rotation") \
+	_(nonce_lifetime,    U32,  "300",        "seconds a nonce stays valid") \
+	_(qop,               BOOL, "yes",        "offer qop=\"auth\" in challenges (RFC 7616)") \
+	_(algorithms,        STR,  "SHA-256,MD5","digest algorithms offered, preferred first (RFC 8760)") \
+	_(check_digest_uri,  BOOL, "yes",        "require the digest uri to equal the Request-URI (RFC 2617 3.2.2.5)") \
+	_(retry_after,       U32,  "5",          "Retry-After seconds in 503 replies") \
+	_(busy_poll,         BOOL, "no",         "poll without ever sleeping (dedicated cores)") \
+	_(idle_sleep_us,     U32,  "50",         "sleep when idle, microseconds (ignored with busy_poll)") \
+	_(mbufs,             U32,  "16383",      "packet buffers in the mempool") \
+	_(ring_size,         U32,  "8192",       "elements in each ring between the processes (power of 2)") \
+	_(rx_desc,           U32,  "1024",       "RX descriptors per queue") \
+	_(tx_desc,           U32,  "1024",       "TX descriptors per queue") \
+	_(frag_entries,      U32,  "4096",       "IPv4 datagrams under reassembly, per worker") \
+	_(frag_timeout_ms,   U32,  "2000",       "reassembly timeout") \
+	_(cred_capacity,     U32,  "131072",     "users the data plane replica can hold") \
+	_(ctl_timeout_ms,    U32,  "1500",       "control process counts as gone after this heartbeat silence") \
+	_(ctl_socket,        STR,  "/run/sipfp/sipfpctl.sock", "Unix socket of sipfp-control for sipfpctl") \
+	_(db_path,           STR,  "/var/lib/sipfp/sipfp.db",  "SQLite store of sipfp-control")
+
+#define SFP_CFG_T_STR  char
+#define SFP_CFG_T_U32  uint32_t
+#define SFP_CFG_T_BOOL bool
+#define SFP_CFG_D_STR  [SFP_CFG_STR_MAX]
+#define SFP_CFG_D_U32
+#define SFP_CFG_D_BOOL
+
+struct sfp_config {
+#define SFP_CFG_FIELD(k, t, d, h) SFP_CFG_T_##t k SFP_CFG_D_##t;
+	SFP_CONFIG_KEYS(SFP_CFG_FIELD)
+#undef SFP_CFG_FIELD
+};
+
+void sfp_config_defaults(struct sfp_config *c);
+/* set one key from text; 0, or -1 with a message in err */
+int sfp_config_set(struct sfp_config *c, const char *key, const char *val,
+		   char *err, size_t errlen);
+/* "key=value" form, for --set */
+int sfp_config_set_kv(struct sfp_config *c, const char *kv, char *err, size_t errlen);
+/* read a file; 0, or -1 with "file:line: message" in err */
+int sfp_config_load(struct sfp_config *c, const char *path, char *err, size_t errlen);
+/* the effective configuration as `key = value` lines; bytes written */
+size_t sfp_config_dump(const struct sfp_config *c, char *buf, size_t len);
+/* documented template with every key, its default and help */
+void sfp_config_print_template(void *stdio_file);
+
+#endif

@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * sipfp counters: one X-macro list, so that the enum, the names printed by
+ * telemetry and by `sipfpctl stats`, and the help text cannot drift apart
+ * (the VPP error-counter model).
+ *
+ * Every packet a worker receives ends in exactly one "fate" counter
+ * (answered, handed off, absorbed or dropped with a reason); the remaining
+ * counters describe events along the way.
+ *
+ * This header crosses the process boundary: the data plane writes the
+ * counters into the shared state memzone, sipfp-control reads them there.
+ * Append new counters at the end of a group only between releases; the
+ * layout is versioned by SFP_STATE_VERSION in shm.h.
+ */
+#ifndef SIPFP_COUNTERS_H
+#define SIPFP_COUNTERS_H
+
+#include <stdint.h>
+
+/* _(enum suffix, name, help) */
+#define SFP_COUNTERS(_) \
+	_(RX_PKTS,            "rx_packets",            "frames received by workers") \
+	_(TX_PKTS,            "tx_packets",            "frames transmitted by workers") \
+	_(TX_FULL,            "drop_tx_full",          "replies dropped: NIC TX queue full") \
+	_(NO_MBUF,            "drop_no_mbuf",          "replies dropped: mempool exhausted") \
+	_(ETH_OTHER,          "drop_ethertype",        "frames dropped: not IPv4 or ARP") \
+	_(ETH_NOT_US,         "drop_not_for_us",       "frames dropped: other MAC or IP destination") \
+	_(ARP_REPLY,          "arp_replies",           "ARP requests for our address answered") \
+	_(ARP_OTHER,          "drop_arp_other",        "ARP frames dropped: not a request for us") \
+	_(IP_BAD,             "drop_ip_malformed",     "IPv4 dropped: bad version, header or length") \
+	_(IP_CSUM,            "drop_ip_checksum",      "IPv4 dropped: header checksum wrong") \
+	_(IP_PROTO,           "drop_ip_proto",         "IPv4 dropped: neither UDP nor ICMP") \
+	_(ICMP_ECHO,          "icmp_echo_replies",     "ICMP echo requests answered") \
+	_(ICMP_OTHER,         "drop_icmp_other",       "ICMP dropped: not an echo request") \
+	_(FRAG_IN,            "frag_received",         "IPv4 fragments received") \
+	_(FRAG_REASM,         "frag_reassembled",      "datagrams reassembled from fragments") \
+	_(FRAG_STEER,         "frag_steered",          "fragments passed to the lcore that owns their datagram") \
+	_(FRAG_STEER_FULL,    "drop_frag_steer_full",  "fragments dropped: owner lcore's ring full") \
+	_(FRAG_BAD,           "drop_frag_malformed",   "fragments dropped: overlapping, tiny or beyond 65535 bytes") \
+	_(FRAG_TABLE,         "drop_frag_table",       "fragments dropped: reassembly table full or timed out") \
+	_(UDP_BAD,            "drop_udp_malformed",    "UDP dropped: bad length") \
+	_(UDP_CSUM,           "drop_udp_checksum",     "UDP dropped: checksum wrong") \
+	_(UDP_PORT,           "drop_udp_port",         "UDP dropped: not our SIP port") \
+	_(SIP_KEEPALIVE,      "sip_keepalive_crlf",    "CRLF keepalives (RFC 5626) absorbed") \
+	_(SIP_UNPARSEABLE,    "drop_sip_unparseable",  "SIP dropped: cannot be parsed far enough to answer") \
+	_(SIP_BAD_RESPONSE,   "drop_sip_bad_response", "SIP responses dropped: malformed") \
+	_(SIP_NO_CTL,         "drop_sip_no_control",   "SIP dropped: needs control process, none attached, cannot be answered") \
+	_(SIP_RING_FULL,      "drop_sip_ring_full",    "SIP dropped: ring to control full, cannot be answered") \
+	_(SIP_TOO_BIG,        "drop_sip_too_big",      "SIP dropped: reply or hand-off larger than supported") \
+	_(REPLY_400,          "reply_400",             "400 Bad Request sent") \
+	_(REPLY_505,          "reply_505",             "505 Version Not Supported sent") \
+	_(REPLY_416,          "reply_416",             "416 Unsupported URI Scheme sent") \
+	_(REPLY_420,          "reply_420",             "420 Bad Extension sent") \
+	_(REPLY_483,          "reply_483",             "483 Too Many Hops sent") \
+	_(REPLY_401,          "challenge_401",         "401 challenges sent (REGISTER)") \
+	_(REPLY_407,          "challenge_407",         "407 challenges sent") \
+	_(REPLY_STALE,        "challenge_stale",       "challenges sent with stale=true") \
+	_(REPLY_403,          "reply_403",             "403 Forbidden sent (bad credentials)") \
+	_(REPLY_OPTIONS,      "options_200",           "OPTIONS keepalives answered 200") \
+	_(REPLY_100,          "trying_100",            "100 Trying sent for authenticated INVITEs") \
+	_(REPLY_503,          "reply_503",             "503 sent: control process absent or ring full") \
+	_(ACK_ABSORBED,       "ack_absorbed",          "ACKs to our own challenges absorbed") \
+	_(AUTH_OK,            "auth_ok",               "credentials verified") \
+	_(AUTH_FAIL,          "auth_fail",             "credentials rejected (wrong response or unknown user)") \
+	_(AUTH_NONCE_FORGED,  "auth_nonce_forged",     "nonces rejected: MAC wrong") \
+	_(AUTH_NONCE_STALE,   "auth_nonce_stale",      "nonces expired or from an older secret") \
+	_(AUTH_UNSUPPORTED,   "auth_unsupported",      "credentials with an algorithm or qop we did not offer") \
+	_(HANDOFF,            "handoff",               "SIP messages handed to the control process") \
+	_(HANDOFF_RESPONSE,   "handoff_responses",     "of which responses") \
+	_(HANDOFF_INDIALOG,   "handoff_in_dialog",     "of which in-dialog requests") \
+	_(CTL_TX,             "ctl_tx",                "packets sent on behalf of the control process") \
+	_(CTL_TX_DROP,        "drop_ctl_tx",           "control-process packets dropped (no ARP, no mbuf, malformed)")
+
+enum sfp_counter {
+#define SFP_CNT_ENUM(e, n, h) SFP_CNT_##e,
+	SFP_COUNTERS(SFP_CNT_ENUM)
+#undef SFP_CNT_ENUM
+	SFP_CNT_MAX
+};
+
+#endif
