@@ -18,6 +18,8 @@
 #include "sipfp/counters.h"
 
 #define SFP_MZ_STATE        "sipfp_state"      /* struct sfp_state */
+#define SFP_MP_MBUF         "sipfp_mbuf"       /* packet buffers, data plane only */
+#define SFP_HASH_CREDS      "sipfp_creds"      /* credential replica, data plane only */
 #define SFP_RING_TO_CTL     "sipfp_to_ctl"     /* dp workers -> control, MP/SC */
 #define SFP_RING_FROM_CTL   "sipfp_from_ctl"   /* control -> dp main lcore, SP/SC */
 
@@ -76,6 +78,8 @@ struct sfp_sip_meta {
 	uint16_t dst_port;
 	uint16_t lcore;
 	uint16_t flags;     /* SFP_RXF_* */
+	uint8_t mac[6];     /* RX: the sender's MAC; TX: next hop (zero: resolve) */
+	uint16_t rsvd;
 	uint32_t total_len; /* SIP payload bytes across all segments */
 	uint64_t rx_ms;     /* wall clock at reception, milliseconds */
 	char user[SFP_USER_MAX]; /* authenticated user (AUTH_OK), NUL padded */

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* sipfp data plane: what the main lcore and the workers share in-process. */
+#ifndef SFP_DP_H
+#define SFP_DP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_ether.h>
+#include <rte_hash.h>
+#include <rte_ip_frag.h>
+#include <rte_mempool.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
+
+#include "sip_logic.h"
+#include "sipfp/config.h"
+#include "sipfp/shm.h"
+
+#define DP_BURST 32
+#define DP_SCRATCH (SFP_SIP_MAX + 1)
+
+extern int sfp_logtype;
+#define DP_LOG(level, fmt, ...) \
+	rte_log(RTE_LOG_##level, sfp_logtype, "sipfp: " fmt "\n", ##__VA_ARGS__)
+
+struct dp_worker {
+	unsigned lcore_id;
+	uint16_t idx;            /* worker index: RX/TX queue, stats slot, RCU thread id */
+	struct rte_ring *tx_in;  /* frames from the main lcore to send, SP/SC */
+	struct rte_ip_frag_tbl *frag_tbl;
+	struct rte_ip_frag_death_row death_row;
+	uint64_t *cnt;           /* state->stats[idx].c */
+	uint32_t nonce_sec;      /* second of the cached nonce */
+	uint32_t nonce_seq;
+	char nonce[SFP_NONCE_LEN];
+	uint16_t ip_id;
+	char *scratch;           /* DP_SCRATCH bytes: linearised input */
+	char *out;               /* DP_SCRATCH bytes: replies */
+	struct sfp_msg *msgs;    /* SFP_MAX_NSEG elements for one hand-off */
+	uint8_t key[SFP_USER_MAX];
+};
+
+struct dp {
+	struct sfp_config cfg;
+	struct sfp_logic_cfg lcfg;
+	uint16_t port;
+	struct rte_ether_addr mac;
+	uint32_t addr;           /* network byte order */
+	uint32_t netmask;        /* network byte order */
+	bool tx_ip_cksum, tx_udp_cksum; /* offloads */
+	struct rte_mempool *mp;
+	struct rte_ring *to_ctl, *from_ctl;
+	struct sfp_state *st;
+	struct rte_hash *creds;
+	struct rte_rcu_qsbr *qsv;
+	struct rte_rcu_qsbr_dq *cred_dq;
+	unsigned n_workers;
+	struct dp_worker workers[SFP_MAX_LCORES];
+	uint64_t tsc_hz;
+	uint64_t tsc0;
+	uint64_t wall0_ms;
+	volatile bool quit;
+};
+
+extern struct dp g_dp;
+
+static inline uint64_t dp_now_ms(void)
+{
+	return g_dp.wall0_ms + (rte_rdtsc() - g_dp.tsc0) * 1000 / g_dp.tsc_hz;
+}
+
+/* dp_creds.c: the credential replica (main lcore writes, workers read) */
+int dp_creds_init(struct dp *dp);
+void dp_creds_apply(struct dp *dp, const struct sfp_msg *m);
+const struct sfp_ha1 *dp_creds_lookup(void *worker, struct sfp_str user);
+void dp_creds_reclaim(struct dp *dp);
+
+/* dp_worker.c */
+int dp_worker_main(void *arg);
+/* frames of one UDP datagram from our address, IPv4-fragmented when it
+ * does not fit one 1500-byte frame; appended to tx[*n..cap).  0, or -1
+ * (too big, or no mbuf: nothing appended) */
+int dp_udp_frames(struct dp_worker *w, const struct rte_ether_addr *dst_mac, uint32_t dst_ip,
+		  uint16_t dst_port, const char *payload, uint32_t len,
+		  struct rte_mbuf **tx, unsigned *n, unsigned cap);
+
+#endif

@@ -1,0 +1,468 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * sipfp worker lcores: burst RX, validate L2/L3/L4, answer ARP and ICMP
+ * echo, reassemble IPv4 fragments, and run the stateless SIP decisions.
+ * No locks, no allocation but mbufs, no syscalls except the idle sleep.
+ */
+#include <arpa/inet.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_arp.h>
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_icmp.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+#include <rte_prefetch.h>
+#include <rte_udp.h>
+
+#include "dp.h"
+
+#define CNT(w, x) ((w)->cnt[SFP_CNT_##x]++)
+#define TX_CAP 256
+#define MAX_FRAGS 48  /* 65535 / 1480, rounded up */
+#define DP_IP_MTU 1500
+
+static inline uint32_t now_sec(void)
+{
+	return (uint32_t)(dp_now_ms() / 1000);
+}
+
+/* ---- transmit -------------------------------------------------------------- */
+
+static uint16_t udp_cksum(uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport,
+			  const char *p, uint32_t len)
+{
+	struct {
+		uint32_t src, dst;
+		uint8_t zero, proto;
+		uint16_t len;
+	} __rte_packed ph = { src, dst, 0, IPPROTO_UDP, htons((uint16_t)(len + 8)) };
+	struct rte_udp_hdr uh = { htons(sport), htons(dport), htons((uint16_t)(len + 8)), 0 };
+	uint32_t sum = __rte_raw_cksum(&ph, sizeof(ph), 0);
+	sum = __rte_raw_cksum(&uh, sizeof(uh), sum);
+	sum = __rte_raw_cksum(p, len, sum);
+	uint16_t c = (uint16_t)~__rte_raw_cksum_reduce(sum);
+	return c ? c : 0xffff;
+}
+
+int dp_udp_frames(struct dp_worker *w, const struct rte_ether_addr *dst_mac, uint32_t dst_ip,
+		  uint16_t dst_port, const char *payload, uint32_t len,
+		  struct rte_mbuf **tx, unsigned *n, unsigned cap)
+{
+	const uint32_t total = len + sizeof(struct rte_udp_hdr); /* IP payload */
+	const uint32_t per = (DP_IP_MTU - sizeof(struct rte_ipv4_hdr)) & ~7u;
+	uint16_t id = w->ip_id++;
+	unsigned start = *n;
+	uint32_t off = 0;
+
+	if (total > 65535 - sizeof(struct rte_ipv4_hdr))
+		return -1;
+	uint16_t ck = udp_cksum(g_dp.addr, dst_ip, g_dp.cfg.sip_port, dst_port, payload, len);
+	while (off < total) {
+		uint32_t chunk = total - off > per ? per : total - off;
+		struct rte_mbuf *m;
+		if (*n >= cap || !(m = rte_pktmbuf_alloc(g_dp.mp)))
+			goto fail;
+		tx[(*n)++] = m;
+		uint16_t flen = (uint16_t)(sizeof(struct rte_ether_hdr) + sizeof(struct rte_ipv4_hdr) + chunk);
+		char *b = rte_pktmbuf_append(m, flen);
+		if (!b)
+			goto fail;
+		struct rte_ether_hdr *eth = (struct rte_ether_hdr *)b;
+		rte_ether_addr_copy(dst_mac, &eth->dst_addr);
+		rte_ether_addr_copy(&g_dp.mac, &eth->src_addr);
+		eth->ether_type = htons(RTE_ETHER_TYPE_IPV4);
+		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
+		ip->version_ihl = RTE_IPV4_VHL_DEF;
+		ip->type_of_service = 0;
+		ip->total_length = htons((uint16_t)(sizeof(*ip) + chunk));
+		ip->packet_id = htons(id);
+		ip->fragment_offset = htons((uint16_t)((off >> 3) |
+			(off + chunk < total ? RTE_IPV4_HDR_MF_FLAG : 0)));
+		ip->time_to_live = 64;
+		ip->next_proto_id = IPPROTO_UDP;
+		ip->src_addr = g_dp.addr;
+		ip->dst_addr = dst_ip;
+		ip->hdr_checksum = 0;
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
+		char *d = (char *)(ip + 1);
+		uint32_t data_off = 0, copy = chunk;
+		if (off == 0) {
+			struct rte_udp_hdr *u = (struct rte_udp_hdr *)d;
+			u->src_port = htons(g_dp.cfg.sip_port);
+			u->dst_port = htons(dst_port);
+			u->dgram_len = htons((uint16_t)total);
+			u->dgram_cksum = ck;
+			d += sizeof(*u);
+			copy -= sizeof(*u);
+		} else {
+			data_off = off - sizeof(struct rte_udp_hdr);
+		}
+		rte_memcpy(d, payload + data_off, copy);
+		off += chunk;
+	}
+	return 0;
+fail:
+	while (*n > start)
+		rte_pktmbuf_free(tx[--(*n)]);
+	return -1;
+}
+
+static void flush_tx(struct dp_worker *w, struct rte_mbuf **tx, unsigned *n)
+{
+	if (!*n)
+		return;
+	uint16_t sent = rte_eth_tx_burst(g_dp.port, w->idx, tx, (uint16_t)*n);
+	w->cnt[SFP_CNT_TX_PKTS] += sent;
+	if (sent < *n) {
+		w->cnt[SFP_CNT_TX_FULL] += *n - sent;
+		rte_pktmbuf_free_bulk(tx + sent, *n - sent);
+	}
+	*n = 0;
+}
+
+/* ---- SIP -------------------------------------------------------------------- */
+
+struct rx {
+	struct rte_ether_addr src_mac;
+	uint32_t src_ip, dst_ip;
+	uint16_t src_port, dst_port;
+};
+
+static void send_reply(struct dp_worker *w, const struct rx *rx, const struct sfp_sip *m,
+		       const struct sfp_decision *d, struct rte_mbuf **tx, unsigned *ntx)
+{
+	struct sfp_reply_ctx rc = { .src_ip = rx->src_ip, .src_port = rx->src_port,
+				    .nonce = w->nonce };
+	uint16_t port;
+	size_t n = sfp_reply_build(w->out, DP_SCRATCH, &g_dp.lcfg, m, d, &rc);
+	if (!n) {
+		CNT(w, SIP_TOO_BIG);
+		return;
+	}
+	sfp_reply_dest(m, rx->src_port, &port);
+	if (dp_udp_frames(w, &rx->src_mac, rx->src_ip, port, w->out, (uint32_t)n, tx, ntx, TX_CAP))
+		CNT(w, NO_MBUF);
+	else
+		w->cnt[d->counter]++;
+}
+
+static int handoff(struct dp_worker *w, const struct rx *rx, const char *p, uint32_t len,
+		   const struct sfp_decision *d)
+{
+	unsigned nseg = sfp_msg_nseg(len);
+	struct sfp_msg *f = &w->msgs[0];
+
+	if (nseg > SFP_MAX_NSEG)
+		return -1;
+	memset(&f->h, 0, sizeof(f->h));
+	f->h.version = SFP_MSG_VERSION;
+	f->h.op = SFP_OP_SIP_RX;
+	f->h.nseg = (uint16_t)nseg;
+	struct sfp_sip_meta *mt = &f->u.sip.m;
+	memset(mt, 0, sizeof(*mt));
+	mt->src_ip = rx->src_ip;
+	mt->dst_ip = rx->dst_ip;
+	mt->src_port = rx->src_port;
+	mt->dst_port = rx->dst_port;
+	mt->lcore = w->idx;
+	mt->flags = d->rx_flags | ((d->flags & SFP_D_TRYING) ? SFP_RXF_TRYING : 0);
+	mt->total_len = len;
+	mt->rx_ms = dp_now_ms();
+	memcpy(mt->mac, rx->src_mac.addr_bytes, 6);
+	if (d->user.n && d->user.n < SFP_USER_MAX)
+		memcpy(mt->user, d->user.p, d->user.n);
+	uint32_t c = len < SFP_FIRST_DATA ? len : (uint32_t)SFP_FIRST_DATA;
+	memcpy(f->u.sip.data, p, c);
+	f->h.len = (uint16_t)c;
+	for (unsigned i = 1; i < nseg; i++) {
+		struct sfp_msg *s = &w->msgs[i];
+		uint32_t k = len - c < SFP_SEG_DATA ? len - c : (uint32_t)SFP_SEG_DATA;
+		s->h = (struct sfp_msg_hdr){ .version = SFP_MSG_VERSION, .op = SFP_OP_SEG,
+					     .nseg = (uint16_t)(nseg - i), .len = (uint16_t)k };
+		memcpy(s->u.seg, p + c, k);
+		c += k;
+	}
+	/* all or nothing, never blocking: a full ring is the caller's 503 */
+	return rte_ring_enqueue_bulk_elem(g_dp.to_ctl, w->msgs, SFP_MSG_SIZE, nseg, NULL) == nseg ? 0 : -1;
+}
+
+static void handle_sip(struct dp_worker *w, const struct rx *rx, const char *p, uint32_t len,
+		       struct rte_mbuf **tx, unsigned *ntx)
+{
+	struct sfp_sip m;
+	struct sfp_decision d;
+	enum sfp_scan_err err = sfp_scan(p, len, &m);
+
+	sfp_decide(&g_dp.lcfg, &m, err, w->nonce_sec, g_dp.st->ctl_attached != 0,
+		   dp_creds_lookup, w, &d);
+	if (d.auth_counter < SFP_CNT_MAX)
+		w->cnt[d.auth_counter]++;
+	switch (d.act) {
+	case SFP_ACT_DROP:
+	case SFP_ACT_ABSORB:
+		w->cnt[d.counter]++;
+		return;
+	case SFP_ACT_REPLY:
+		send_reply(w, rx, &m, &d, tx, ntx);
+		return;
+	case SFP_ACT_HANDOFF:
+		break;
+	}
+	if (handoff(w, rx, p, m.msg_len, &d) == 0) {
+		CNT(w, HANDOFF);
+		if (d.rx_flags & SFP_RXF_RESPONSE)
+			CNT(w, HANDOFF_RESPONSE);
+		if (d.rx_flags & SFP_RXF_IN_DIALOG)
+			CNT(w, HANDOFF_INDIALOG);
+		if (d.flags & SFP_D_TRYING) {
+			/* RFC 3261 16.2: 100 Trying at once, so the caller stops
+			 * retransmitting while the control process routes */
+			struct sfp_decision t = { .act = SFP_ACT_REPLY, .code = 100,
+						  .reason = "Trying", .counter = SFP_CNT_REPLY_100 };
+			send_reply(w, rx, &m, &t, tx, ntx);
+		}
+		return;
+	}
+	if (sfp_decide_overload(&g_dp.lcfg, &m, &d))
+		send_reply(w, rx, &m, &d, tx, ntx);
+	else
+		CNT(w, SIP_RING_FULL);
+}
+
+/* ---- L2 / L3 ------------------------------------------------------------------ */
+
+/* returns true when the mbuf was reused for a reply (now in tx[]) */
+static bool handle_arp(struct dp_worker *w, struct rte_mbuf *m, struct rte_ether_hdr *eth,
+		       struct rte_mbuf **tx, unsigned *ntx)
+{
+	if (rte_pktmbuf_data_len(m) < sizeof(*eth) + sizeof(struct rte_arp_hdr)) {
+		CNT(w, ARP_OTHER);
+		return false;
+	}
+	struct rte_arp_hdr *a = (struct rte_arp_hdr *)(eth + 1);
+	if (a->arp_hardware != htons(RTE_ARP_HRD_ETHER) || a->arp_protocol != htons(RTE_ETHER_TYPE_IPV4) ||
+	    a->arp_hlen != 6 || a->arp_plen != 4 || a->arp_opcode != htons(RTE_ARP_OP_REQUEST) ||
+	    a->arp_data.arp_tip != g_dp.addr || *ntx >= TX_CAP) {
+		CNT(w, ARP_OTHER);
+		return false;
+	}
+	/* RFC 826: answer in place */
+	a->arp_opcode = htons(RTE_ARP_OP_REPLY);
+	a->arp_data.arp_tha = a->arp_data.arp_sha;
+	a->arp_data.arp_tip = a->arp_data.arp_sip;
+	rte_ether_addr_copy(&g_dp.mac, &a->arp_data.arp_sha);
+	a->arp_data.arp_sip = g_dp.addr;
+	rte_ether_addr_copy(&eth->src_addr, &eth->dst_addr);
+	rte_ether_addr_copy(&g_dp.mac, &eth->src_addr);
+	tx[(*ntx)++] = m;
+	CNT(w, ARP_REPLY);
+	return true;
+}
+
+static bool handle_icmp(struct dp_worker *w, struct rte_mbuf *m, struct rte_ether_hdr *eth,
+			struct rte_ipv4_hdr *ip, uint32_t ihl, struct rte_mbuf **tx, unsigned *ntx)
+{
+	uint32_t plen = rte_be_to_cpu_16(ip->total_length) - ihl;
+	struct rte_icmp_hdr *ic = (struct rte_icmp_hdr *)((char *)ip + ihl);
+	if (m->nb_segs != 1 || plen < sizeof(*ic) || ic->icmp_type != RTE_IP_ICMP_ECHO_REQUEST ||
+	    ic->icmp_code != 0 || *ntx >= TX_CAP) {
+		CNT(w, ICMP_OTHER);
+		return false;
+	}
+	ic->icmp_type = RTE_IP_ICMP_ECHO_REPLY;
+	ic->icmp_cksum = 0;
+	ic->icmp_cksum = (uint16_t)~rte_raw_cksum(ic, plen);
+	ip->dst_addr = ip->src_addr;
+	ip->src_addr = g_dp.addr;
+	ip->time_to_live = 64;
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	rte_ether_addr_copy(&eth->src_addr, &eth->dst_addr);
+	rte_ether_addr_copy(&g_dp.mac, &eth->src_addr);
+	m->ol_flags = 0;
+	tx[(*ntx)++] = m;
+	CNT(w, ICMP_ECHO);
+	return true;
+}
+
+/* consume m: free it, reuse it for a reply, or keep it for reassembly */
+static void process(struct dp_worker *w, struct rte_mbuf *m, struct rte_mbuf **tx, unsigned *ntx)
+{
+	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	uint32_t dlen = rte_pktmbuf_data_len(m);
+
+	CNT(w, RX_PKTS);
+	if (dlen < sizeof(*eth)) {
+		CNT(w, IP_BAD);
+		goto free;
+	}
+	if (!rte_is_same_ether_addr(&eth->dst_addr, &g_dp.mac) &&
+	    !rte_is_broadcast_ether_addr(&eth->dst_addr)) {
+		CNT(w, ETH_NOT_US);
+		goto free;
+	}
+	if (eth->ether_type == htons(RTE_ETHER_TYPE_ARP)) {
+		if (handle_arp(w, m, eth, tx, ntx))
+			return;
+		goto free;
+	}
+	if (eth->ether_type != htons(RTE_ETHER_TYPE_IPV4)) {
+		CNT(w, ETH_OTHER);
+		goto free;
+	}
+
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
+	if (dlen < sizeof(*eth) + sizeof(*ip) || (ip->version_ihl >> 4) != 4) {
+		CNT(w, IP_BAD);
+		goto free;
+	}
+	uint32_t ihl = (uint32_t)(ip->version_ihl & 0xf) * 4;
+	uint32_t tot = rte_be_to_cpu_16(ip->total_length);
+	if (ihl < sizeof(*ip) || dlen < sizeof(*eth) + ihl || tot < ihl ||
+	    tot > rte_pktmbuf_pkt_len(m) - sizeof(*eth)) {
+		CNT(w, IP_BAD);
+		goto free;
+	}
+	uint64_t ipck = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+	if (ipck == RTE_MBUF_F_RX_IP_CKSUM_BAD ||
+	    (ipck != RTE_MBUF_F_RX_IP_CKSUM_GOOD && rte_raw_cksum(ip, ihl) != 0xffff)) {
+		CNT(w, IP_CSUM);
+		goto free;
+	}
+	if (ip->dst_addr != g_dp.addr) {
+		CNT(w, ETH_NOT_US);
+		goto free;
+	}
+	/* drop Ethernet padding so lengths below are the datagram's */
+	rte_pktmbuf_trim(m, (uint16_t)(rte_pktmbuf_pkt_len(m) - sizeof(*eth) - tot));
+
+	if (rte_ipv4_frag_pkt_is_fragmented(ip)) {
+		uint16_t fo = rte_be_to_cpu_16(ip->fragment_offset);
+		uint32_t off = (uint32_t)(fo & RTE_IPV4_HDR_OFFSET_MASK) * 8, plen = tot - ihl;
+		bool more = fo & RTE_IPV4_HDR_MF_FLAG;
+		CNT(w, FRAG_IN);
+		/* checked here because rte_ip_frag 22.11 does not: the datagram
+		 * may not exceed 65535 bytes, and every fragment but the last
+		 * carries a multiple of 8 bytes (RFC 791) */
+		if (off + plen + ihl > 65535 || (more && (plen == 0 || (plen & 7)))) {
+			CNT(w, FRAG_BAD);
+			goto free;
+		}
+		m->l2_len = sizeof(*eth);
+		m->l3_len = ihl;
+		uint32_t before = w->death_row.cnt;
+		struct rte_mbuf *r = rte_ipv4_frag_reassemble_packet(w->frag_tbl, &w->death_row, m,
+								       rte_rdtsc(), ip);
+		w->cnt[SFP_CNT_FRAG_TABLE] += w->death_row.cnt - before;
+		if (!r)
+			return; /* kept for later, or on the death row */
+		CNT(w, FRAG_REASM);
+		m = r;
+		eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+		ip = (struct rte_ipv4_hdr *)(eth + 1);
+		ihl = (uint32_t)(ip->version_ihl & 0xf) * 4;
+		tot = rte_be_to_cpu_16(ip->total_length);
+	}
+
+	if (ip->next_proto_id == IPPROTO_ICMP) {
+		if (handle_icmp(w, m, eth, ip, ihl, tx, ntx))
+			return;
+		goto free;
+	}
+	if (ip->next_proto_id != IPPROTO_UDP) {
+		CNT(w, IP_PROTO);
+		goto free;
+	}
+	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)((char *)ip + ihl);
+	uint32_t ulen = rte_be_to_cpu_16(udp->dgram_len);
+	if (tot - ihl < sizeof(*udp) || rte_pktmbuf_data_len(m) < sizeof(*eth) + ihl + sizeof(*udp) ||
+	    ulen < sizeof(*udp) || ulen > tot - ihl) {
+		CNT(w, UDP_BAD);
+		goto free;
+	}
+	if (udp->dst_port != htons(g_dp.cfg.sip_port)) {
+		CNT(w, UDP_PORT);
+		goto free;
+	}
+	uint64_t l4ck = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
+	if (udp->dgram_cksum != 0 && (l4ck == RTE_MBUF_F_RX_L4_CKSUM_BAD ||
+	    (l4ck != RTE_MBUF_F_RX_L4_CKSUM_GOOD &&
+	     rte_ipv4_udptcp_cksum_mbuf_verify(m, ip, (uint16_t)(sizeof(*eth) + ihl)) != 0))) {
+		CNT(w, UDP_CSUM);
+		goto free;
+	}
+
+	struct rx rx = { .src_ip = ip->src_addr, .dst_ip = ip->dst_addr,
+			 .src_port = rte_be_to_cpu_16(udp->src_port),
+			 .dst_port = rte_be_to_cpu_16(udp->dst_port) };
+	rte_ether_addr_copy(&eth->src_addr, &rx.src_mac);
+	uint32_t off = (uint32_t)sizeof(*eth) + ihl + sizeof(*udp), plen = ulen - sizeof(*udp);
+	/* reassembled datagrams are chained mbufs: linearise them */
+	const char *p = rte_pktmbuf_read(m, off, plen, w->scratch);
+	if (!p) {
+		CNT(w, UDP_BAD);
+		goto free;
+	}
+	handle_sip(w, &rx, p, plen, tx, ntx);
+free:
+	rte_pktmbuf_free(m);
+}
+
+static void refresh_nonce(struct dp_worker *w)
+{
+	uint32_t now = now_sec();
+	if (now == w->nonce_sec)
+		return;
+	/* one nonce per lcore per second: unforgeable and time-stamped, and
+	 * computing it once keeps the MAC off the per-packet path */
+	w->nonce_sec = now;
+	sfp_nonce_make(&g_dp.lcfg.keys, now, ((uint32_t)w->idx << 16) | (w->nonce_seq++ & 0xffff),
+		       w->nonce);
+}
+
+int dp_worker_main(void *arg)
+{
+	struct dp_worker *w = arg;
+	struct rte_mbuf *rx[DP_BURST], *tx[TX_CAP];
+	unsigned ntx = 0, idle = 0;
+
+	rte_rcu_qsbr_thread_register(g_dp.qsv, w->idx);
+	rte_rcu_qsbr_thread_online(g_dp.qsv, w->idx);
+	DP_LOG(INFO, "worker %u on lcore %u: RX/TX queue %u", w->idx, w->lcore_id, w->idx);
+
+	while (!g_dp.quit) {
+		rte_rcu_qsbr_quiescent(g_dp.qsv, w->idx);
+		uint16_t nb = rte_eth_rx_burst(g_dp.port, w->idx, rx, DP_BURST);
+		unsigned nt = rte_ring_dequeue_burst(w->tx_in, (void **)tx, DP_BURST, NULL);
+		ntx = nt;
+		if (nb == 0 && nt == 0) {
+			rte_ip_frag_free_death_row(&w->death_row, 0);
+			if (g_dp.cfg.busy_poll)
+				continue;
+			/* back off when idle, so sipfp can share a small machine
+			 * with its load generator: spin a little, then sleep */
+			if (++idle < 256)
+				rte_pause();
+			else
+				usleep(g_dp.cfg.idle_sleep_us);
+			continue;
+		}
+		idle = 0;
+		refresh_nonce(w);
+		for (uint16_t i = 0; i < nb; i++) {
+			if (i + 1 < nb)
+				rte_prefetch0(rte_pktmbuf_mtod(rx[i + 1], void *));
+			if (ntx + MAX_FRAGS + 2 > TX_CAP)
+				flush_tx(w, tx, &ntx);
+			process(w, rx[i], tx, &ntx);
+		}
+		flush_tx(w, tx, &ntx);
+		rte_ip_frag_free_death_row(&w->death_row, 3);
+	}
+	rte_rcu_qsbr_thread_offline(g_dp.qsv, w->idx);
+	rte_rcu_qsbr_thread_unregister(g_dp.qsv, w->idx);
+	return 0;
+}
