@@ -24,6 +24,9 @@ struct cred_entry {
 };
 
 static uint32_t cur_gen;
+/* live users: rte_hash_count() also counts deleted keys still waiting for
+ * their RCU grace period */
+static uint32_t n_users;
 
 static void free_entry(void *p, void *elems, unsigned n)
 {
@@ -116,6 +119,8 @@ static void cred_set(struct dp *dp, const struct sfp_cred_msg *c, uint32_t gen)
 		       dp->cfg.cred_capacity);
 		return;
 	}
+	if (!old)
+		n_users++;
 	if (old && rte_rcu_qsbr_dq_enqueue(dp->cred_dq, &old)) {
 		/* the queue is sized for the table; if it is full anyway, wait
 		 * for the grace period rather than free under a reader */
@@ -128,7 +133,8 @@ static void cred_del(struct dp *dp, const struct sfp_cred_msg *c)
 {
 	uint8_t key[SFP_USER_MAX];
 	make_key(key, c->user, strnlen(c->user, SFP_USER_MAX));
-	(void)rte_hash_del_key(dp->creds, key);
+	if (rte_hash_del_key(dp->creds, key) >= 0)
+		n_users--;
 }
 
 /* drop every entry not written by resync generation gen */
@@ -138,6 +144,7 @@ static void sweep(struct dp *dp, uint32_t gen)
 	void *data;
 	uint32_t it = 0;
 	unsigned n = 0, cap = (unsigned)rte_hash_count(dp->creds);
+	/* rte_hash_iterate() skips keys already deleted */
 	uint8_t (*dead)[SFP_USER_MAX] = cap ? rte_malloc(NULL, (size_t)cap * SFP_USER_MAX, 0) : NULL;
 
 	if (cap && !dead) {
@@ -150,7 +157,8 @@ static void sweep(struct dp *dp, uint32_t gen)
 			memcpy(dead[n++], key, SFP_USER_MAX);
 	}
 	for (unsigned i = 0; i < n; i++)
-		(void)rte_hash_del_key(dp->creds, dead[i]);
+		if (rte_hash_del_key(dp->creds, dead[i]) >= 0)
+			n_users--;
 	rte_free(dead);
 	if (n)
 		DP_LOG(INFO, "resync %u removed %u users no longer in the store", gen, n);
@@ -174,11 +182,10 @@ void dp_creds_apply(struct dp *dp, const struct sfp_msg *m)
 			sweep(dp, cur_gen);
 			dp->st->cred_gen = cur_gen;
 		}
-		DP_LOG(INFO, "credential resync %u complete: %d users", m->h.gen,
-		       rte_hash_count(dp->creds));
+		DP_LOG(INFO, "credential resync %u complete: %u users", m->h.gen, n_users);
 		break;
 	}
-	dp->st->cred_count = (uint32_t)rte_hash_count(dp->creds);
+	dp->st->cred_count = n_users;
 }
 
 void dp_creds_reclaim(struct dp *dp)

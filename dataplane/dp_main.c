@@ -500,7 +500,8 @@ static void main_loop(void)
 	while (!g_dp.quit) {
 		unsigned before = rte_ring_count(g_dp.from_ctl);
 		poll_ctl_ring(mw);
-		uint64_t now = dp_now_ms();
+		/* wall clock: the control process compares heartbeats with its own */
+		uint64_t now = wall_ms();
 		if (now - last >= 50) {
 			housekeeping(now);
 			last = now;
@@ -565,7 +566,7 @@ int main(int argc, char **argv)
 	DP_LOG(NOTICE, "ready: SIP at %s:%u on port %u (" RTE_ETHER_ADDR_PRT_FMT "), %u worker(s), "
 		       "realm \"%s\"", ip, g_dp.cfg.sip_port, g_dp.port,
 	       RTE_ETHER_ADDR_BYTES(&g_dp.mac), g_dp.n_workers, g_dp.cfg.realm);
-	housekeeping(dp_now_ms());
+	housekeeping(wall_ms());
 
 	unsigned lc, i = 0;
 	RTE_LCORE_FOREACH_WORKER(lc)

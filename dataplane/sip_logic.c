@@ -100,6 +100,27 @@ static bool find_cred(const struct sfp_logic_cfg *cfg, const struct sfp_str *v, 
 	return false;
 }
 
+/* same target in the sense of RFC 3261 19.1.4: scheme, user, host and
+ * port, with the default port made explicit (clients such as SIPp write
+ * "sip:host:5060" in the digest for a Request-URI "sip:host") */
+static bool uri_same_target(struct sfp_str a, struct sfp_str b)
+{
+	struct sfp_uri_parts ua, ub;
+	if (sfp_str_eq(a, b))
+		return true;
+	if (sfp_uri_parse(a, &ua) < 0 || sfp_uri_parse(b, &ub) < 0)
+		return false;
+	uint16_t def = sfp_str_ieq(ua.scheme, "sips") ? 5061 : 5060;
+	uint16_t pa = ua.port ? ua.port : def, pb = ub.port ? ub.port : def;
+	if (!ua.host.p || !ub.host.p || ua.host.n != ub.host.n)
+		return false;
+	for (uint32_t i = 0; i < ua.host.n; i++)
+		if ((ua.host.p[i] | 0x20) != (ub.host.p[i] | 0x20))
+			return false;
+	return sfp_str_ieq(ua.scheme, "sip") == sfp_str_ieq(ub.scheme, "sip") &&
+	       sfp_str_eq(ua.user, ub.user) && pa == pb;
+}
+
 static void authenticate(const struct sfp_logic_cfg *cfg, const struct sfp_sip *m,
 			 uint32_t now, bool ctl_ok, sfp_cred_lookup_fn lookup, void *lctx,
 			 struct sfp_decision *d)
@@ -131,7 +152,7 @@ static void authenticate(const struct sfp_logic_cfg *cfg, const struct sfp_sip *
 		return;
 	}
 	/* RFC 2617 3.2.2.5: the digest must be for this Request-URI */
-	if (cfg->check_uri && !sfp_str_eq(c.uri, m->ruri)) {
+	if (cfg->check_uri && !uri_same_target(c.uri, m->ruri)) {
 		d->auth_counter = SFP_CNT_AUTH_FAIL;
 		reply(d, 400, "Digest URI Does Not Match Request-URI", SFP_CNT_REPLY_400);
 		return;
@@ -411,6 +432,8 @@ size_t sfp_reply_build(char *out, size_t cap, const struct sfp_logic_cfg *cfg,
 	if (d->flags & SFP_D_ALLOW)
 		puts_(&w, "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, UPDATE, INFO\r\n"
 			  "Accept: application/sdp\r\n");
+	if (d->extra)
+		puts_(&w, d->extra);
 	puts_(&w, "Server: sipfp\r\nContent-Length: 0\r\n\r\n");
 	return w.full ? 0 : w.n;
 }

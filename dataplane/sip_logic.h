@@ -58,6 +58,7 @@ struct sfp_decision {
 	struct sfp_str unsupported;
 	struct sfp_str user;     /* authenticated user, for a hand-off */
 	uint16_t auth_counter;   /* an extra auth event counter, or SFP_CNT_MAX */
+	const char *extra;       /* raw header lines (each ending CRLF) to add */
 };
 
 void sfp_decide(const struct sfp_logic_cfg *cfg, const struct sfp_sip *m,

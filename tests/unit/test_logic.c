@@ -396,6 +396,12 @@ static void t_stale_and_forged(void **st)
 	assert_null(strstr(r.reply, "stale=true"));
 	assert_int_equal(r.d.auth_counter, SFP_CNT_AUTH_NONCE_FORGED);
 
+	/* the same target with the default port written out is the same URI */
+	proxy_auth(auth, sizeof(auth), "alice", NONCE, "sip:1000@10.77.0.2:5060", "INVITE", &ALICE);
+	snprintf(msg, sizeof(msg), invite_fmt, "z9hG4bK-6", "", "2 INVITE", auth);
+	run_s(msg, true, &r);
+	assert_int_equal(r.d.act, SFP_ACT_HANDOFF);
+
 	/* digest for another Request-URI */
 	proxy_auth(auth, sizeof(auth), "alice", NONCE, "sip:2000@10.77.0.2", "INVITE", &ALICE);
 	snprintf(msg, sizeof(msg), invite_fmt, "z9hG4bK-6", "", "2 INVITE", auth);

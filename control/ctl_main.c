@@ -1,0 +1,833 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * sipfp-control: the DPDK secondary process that owns state.
+ *
+ * It owns the users' credentials (SQLite), pushes their HA1 values to the
+ * data plane's replica over the from-control ring (a full resync with a
+ * new generation at every start), keeps a heartbeat in the shared state
+ * so the data plane knows it is there, takes the SIP messages that need
+ * state from the to-control ring, and serves sipfpctl on a Unix socket.
+ *
+ * This version answers what it receives without routing: REGISTER gets a
+ * 200 with the contact (bindings kept in memory), INVITE a 480 and other
+ * requests a 501/481.  Registrar persistence, routing and dialogs come with
+ * the next stage (see README).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_memzone.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
+#include "sip_logic.h"
+#include "sipfp/cli_proto.h"
+#include "sipfp/config.h"
+#include "sipfp/shm.h"
+#include "store.h"
+
+#define LOG(fmt, ...) do { \
+	fprintf(stderr, "sipfp-control: " fmt "\n", ##__VA_ARGS__); \
+	fflush(stderr); \
+} while (0)
+
+/* process-local counters, shown by `sipfpctl stats` after the data plane's */
+#define CTL_COUNTERS(_) \
+	_(rx_msgs, "messages received from the data plane") \
+	_(rx_bad, "messages from the data plane dropped: malformed") \
+	_(rx_register, "authenticated REGISTERs") \
+	_(rx_invite, "authenticated INVITEs") \
+	_(rx_responses, "responses received") \
+	_(rx_other, "other requests") \
+	_(tx_msgs, "SIP messages sent through the data plane") \
+	_(tx_full, "SIP messages not sent: ring to the data plane full") \
+	_(cred_pushed, "credential updates pushed to the data plane")
+
+static struct {
+#define F(n, h) uint64_t n;
+	CTL_COUNTERS(F)
+#undef F
+} cnt;
+
+struct binding {
+	char aor[SFP_USER_MAX];
+	char contact[256];
+	uint32_t ip;
+	uint16_t port;
+	uint64_t expires_ms;
+};
+
+#define MAX_BINDINGS 4096
+
+static struct {
+	struct sfp_config cfg;
+	char realm[SFP_CFG_STR_MAX];
+	struct sfp_state *st;
+	struct rte_ring *to_ctl, *from_ctl;
+	struct store *db;
+	int lfd;
+	uint32_t gen;
+	struct sfp_logic_cfg lcfg;     /* for reply building: tags, realm */
+	struct binding bind[MAX_BINDINGS];
+	unsigned n_bind;
+	volatile bool quit;
+	char *rxbuf;
+} C;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	C.quit = true;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "sipfp-control: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n");
+	va_end(ap);
+	exit(1);
+}
+
+static void usage(const char *prog)
+{
+	printf("Usage: %s [EAL options] -- [options]\n\n"
+	       "sipfp control process: the DPDK secondary that owns users, registrations\n"
+	       "and calls, and serves sipfpctl.  Start it after sipfp-dataplane, with the\n"
+	       "same --file-prefix, --proc-type=secondary and lcore ids the data plane\n"
+	       "does not use, e.g.\n"
+	       "  %s --proc-type=secondary --file-prefix sipfp --lcores 2@0 -- -c /etc/sipfp/sipfp.conf\n\n"
+	       "Options:\n"
+	       "  -c, --config FILE    configuration file (same file as the data plane)\n"
+	       "  -s, --set KEY=VALUE  override one key (repeatable)\n"
+	       "  -h, --help           this help\n\n"
+	       "It exits with status 3 when the data plane goes away; the launcher (or\n"
+	       "systemd) starts it again once the data plane is back, and it resyncs.\n",
+	       prog, prog);
+}
+
+/* ---- pushing to the data plane --------------------------------------------- */
+
+/* the control plane may wait for the ring, the data plane never does */
+static int push(const struct sfp_msg *m, unsigned n)
+{
+	for (int tries = 0; tries < 5000 && !C.quit; tries++) {
+		if (rte_ring_enqueue_bulk_elem(C.from_ctl, m, SFP_MSG_SIZE, n, NULL) == n)
+			return 0;
+		usleep(1000);
+	}
+	return -1;
+}
+
+static int push_cred(uint16_t op, const char *user, const struct sfp_ha1 *h, uint32_t gen)
+{
+	struct sfp_msg m;
+	memset(&m, 0, sizeof(m));
+	m.h.version = SFP_MSG_VERSION;
+	m.h.op = op;
+	m.h.nseg = 1;
+	m.h.gen = gen;
+	snprintf(m.u.cred.user, sizeof(m.u.cred.user), "%s", user);
+	if (h) {
+		m.u.cred.algs = h->algs;
+		memcpy(m.u.cred.ha1_md5, h->md5, 16);
+		memcpy(m.u.cred.ha1_sha256, h->sha256, 32);
+	}
+	if (push(&m, 1))
+		return -1;
+	cnt.cred_pushed++;
+	return 0;
+}
+
+static int resync_cb(void *ctx, const char *user, const char *realm, const struct sfp_ha1 *h)
+{
+	(void)ctx;
+	if (strcmp(realm, C.realm))
+		return 0; /* stored for another realm: not ours to serve */
+	return push_cred(SFP_OP_CRED_SET, user, h, C.gen);
+}
+
+static void resync(void)
+{
+	struct sfp_msg m = { .h = { .version = SFP_MSG_VERSION, .nseg = 1 } };
+	C.gen = store_next_gen(C.db);
+	m.h.op = SFP_OP_RESYNC_BEGIN;
+	m.h.gen = C.gen;
+	if (push(&m, 1) || store_user_each(C.db, resync_cb, NULL))
+		die("resync %u failed: data plane not draining its ring", C.gen);
+	m.h.op = SFP_OP_RESYNC_END;
+	if (push(&m, 1))
+		die("resync %u failed", C.gen);
+	LOG("resync %u: %ld users pushed to the data plane", C.gen, store_user_count(C.db));
+}
+
+static void sip_send(const struct sfp_sip_meta *to, uint16_t dst_port, const char *p, uint32_t len)
+{
+	static struct sfp_msg msgs[SFP_MAX_NSEG];
+	unsigned nseg = sfp_msg_nseg(len);
+	struct sfp_msg *f = &msgs[0];
+	memset(f, 0, sizeof(*f));
+	f->h = (struct sfp_msg_hdr){ .version = SFP_MSG_VERSION, .op = SFP_OP_SIP_TX,
+				     .nseg = (uint16_t)nseg };
+	f->u.sip.m.dst_ip = to->src_ip;
+	f->u.sip.m.dst_port = dst_port;
+	f->u.sip.m.total_len = len;
+	memcpy(f->u.sip.m.mac, to->mac, 6);
+	uint32_t c = len < SFP_FIRST_DATA ? len : (uint32_t)SFP_FIRST_DATA;
+	memcpy(f->u.sip.data, p, c);
+	f->h.len = (uint16_t)c;
+	for (unsigned i = 1; i < nseg; i++) {
+		uint32_t k = len - c < SFP_SEG_DATA ? len - c : (uint32_t)SFP_SEG_DATA;
+		msgs[i].h = (struct sfp_msg_hdr){ .version = SFP_MSG_VERSION, .op = SFP_OP_SEG,
+						  .nseg = (uint16_t)(nseg - i), .len = (uint16_t)k };
+		memcpy(msgs[i].u.seg, p + c, k);
+		c += k;
+	}
+	if (rte_ring_enqueue_bulk_elem(C.from_ctl, msgs, SFP_MSG_SIZE, nseg, NULL) == nseg)
+		cnt.tx_msgs++;
+	else
+		cnt.tx_full++;
+}
+
+/* ---- SIP ------------------------------------------------------------------------ */
+
+static void respond(const struct sfp_sip_meta *mt, const struct sfp_sip *m, uint16_t code,
+		    const char *reason, const char *extra)
+{
+	static char out[SFP_SIP_MAX];
+	struct sfp_decision d = { .act = SFP_ACT_REPLY, .code = code, .reason = reason,
+				  .extra = extra };
+	struct sfp_reply_ctx rc = { .src_ip = mt->src_ip, .src_port = mt->src_port };
+	uint16_t port;
+	size_t n = sfp_reply_build(out, sizeof(out), &C.lcfg, m, &d, &rc);
+	if (!n)
+		return;
+	sfp_reply_dest(m, mt->src_port, &port);
+	sip_send(mt, port, out, (uint32_t)n);
+}
+
+static unsigned expires_of(const struct sfp_sip *m)
+{
+	unsigned e = 3600;
+	if (m->expires.p) {
+		char b[16];
+		size_t n = m->expires.n < 15 ? m->expires.n : 15;
+		memcpy(b, m->expires.p, n);
+		b[n] = '\0';
+		e = (unsigned)strtoul(b, NULL, 10);
+	}
+	return e > 86400 ? 86400 : e;
+}
+
+static void do_register(const struct sfp_sip_meta *mt, const struct sfp_sip *m)
+{
+	char extra[512];
+	unsigned exp = expires_of(m);
+	struct binding *b = NULL;
+	for (unsigned i = 0; i < C.n_bind; i++)
+		if (!strncmp(C.bind[i].aor, mt->user, SFP_USER_MAX))
+			b = &C.bind[i];
+	if (exp == 0 || !m->contact.p) {
+		if (b)
+			*b = C.bind[--C.n_bind];
+		respond(mt, m, 200, "OK", NULL);
+		LOG("REGISTER %.*s: bindings removed", SFP_USER_MAX, mt->user);
+		return;
+	}
+	if (!b && C.n_bind < MAX_BINDINGS)
+		b = &C.bind[C.n_bind++];
+	if (!b) {
+		respond(mt, m, 503, "Service Unavailable", "Retry-After: 60\r\n");
+		return;
+	}
+	snprintf(b->aor, sizeof(b->aor), "%.*s", SFP_USER_MAX - 1, mt->user);
+	snprintf(b->contact, sizeof(b->contact), "%.*s", (int)m->contact.n, m->contact.p);
+	b->ip = mt->src_ip;
+	b->port = mt->src_port;
+	b->expires_ms = now_ms() + exp * 1000ull;
+	snprintf(extra, sizeof(extra), "Contact: %.200s;expires=%u\r\n", b->contact, exp);
+	respond(mt, m, 200, "OK", extra);
+	char ip[INET_ADDRSTRLEN];
+	inet_ntop(AF_INET, &mt->src_ip, ip, sizeof(ip));
+	LOG("REGISTER %s from %s:%u: %s for %u s", b->aor, ip, mt->src_port, b->contact, exp);
+}
+
+static void handle_sip(const struct sfp_sip_meta *mt, const char *p, uint32_t len)
+{
+	struct sfp_sip m;
+	enum sfp_scan_err e = sfp_scan(p, len, &m);
+	if (e != SFP_SE_OK) {
+		cnt.rx_bad++;
+		return;
+	}
+	if (!m.request) {
+		cnt.rx_responses++;
+		return; /* no client transactions yet: nothing to match */
+	}
+	bool auth = mt->flags & SFP_RXF_AUTH_OK;
+	if (m.method == SFP_M_REGISTER && auth) {
+		cnt.rx_register++;
+		do_register(mt, &m);
+	} else if (m.method == SFP_M_INVITE && auth && !(mt->flags & SFP_RXF_IN_DIALOG)) {
+		cnt.rx_invite++;
+		LOG("INVITE from %.*s to %.*s: call routing is not in this version, 480",
+		    SFP_USER_MAX, mt->user, (int)m.ruri.n, m.ruri.p);
+		respond(mt, &m, 480, "Temporarily Unavailable", NULL);
+	} else if (m.method == SFP_M_ACK) {
+		cnt.rx_other++;
+	} else if (mt->flags & SFP_RXF_IN_DIALOG || m.method == SFP_M_CANCEL) {
+		cnt.rx_other++;
+		respond(mt, &m, 481, "Call/Transaction Does Not Exist", NULL);
+	} else {
+		cnt.rx_other++;
+		respond(mt, &m, 501, "Not Implemented", NULL);
+	}
+}
+
+static void poll_rx(void)
+{
+	struct sfp_msg m;
+	for (int k = 0; k < 256; k++) {
+		if (rte_ring_dequeue_elem(C.to_ctl, &m, SFP_MSG_SIZE))
+			return;
+		cnt.rx_msgs++;
+		if (m.h.version != SFP_MSG_VERSION || m.h.op != SFP_OP_SIP_RX) {
+			cnt.rx_bad++;
+			continue;
+		}
+		struct sfp_sip_meta mt = m.u.sip.m;
+		unsigned nseg = m.h.nseg;
+		uint32_t got = 0;
+		bool ok = nseg >= 1 && nseg <= SFP_MAX_NSEG && mt.total_len <= SFP_SIP_MAX &&
+			  m.h.len <= mt.total_len && m.h.len <= SFP_FIRST_DATA;
+		if (ok) {
+			memcpy(C.rxbuf, m.u.sip.data, m.h.len);
+			got = m.h.len;
+		}
+		/* enqueued as one bulk: the segments are behind it already */
+		for (unsigned i = 1; i < nseg; i++) {
+			if (rte_ring_dequeue_elem(C.to_ctl, &m, SFP_MSG_SIZE)) {
+				ok = false;
+				break;
+			}
+			if (!ok || m.h.op != SFP_OP_SEG || m.h.len > SFP_SEG_DATA ||
+			    got + m.h.len > mt.total_len) {
+				ok = false;
+				continue;
+			}
+			memcpy(C.rxbuf + got, m.u.seg, m.h.len);
+			got += m.h.len;
+		}
+		if (!ok || got != mt.total_len) {
+			cnt.rx_bad++;
+			continue;
+		}
+		mt.user[SFP_USER_MAX - 1] = '\0';
+		handle_sip(&mt, C.rxbuf, got);
+	}
+}
+
+/* ---- the CLI socket -------------------------------------------------------------- */
+
+struct out {
+	char *p;
+	size_t n, cap;
+};
+
+static void oprintf(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void oprintf(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	for (;;) {
+		va_start(ap, fmt);
+		int r = vsnprintf(o->p + o->n, o->cap - o->n, fmt, ap);
+		va_end(ap);
+		if (r < 0)
+			return;
+		if ((size_t)r < o->cap - o->n) {
+			o->n += (size_t)r;
+			return;
+		}
+		size_t nc = o->cap * 2 + (size_t)r;
+		char *np = realloc(o->p, nc);
+		if (!np)
+			return;
+		o->p = np;
+		o->cap = nc;
+	}
+}
+
+static bool valid_user(const char *u)
+{
+	size_t n = strlen(u);
+	if (!n || n >= SFP_USER_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)u[i] <= 0x20 || u[i] == ':' || u[i] == '"' || u[i] == '\\' ||
+		    (unsigned char)u[i] >= 0x7f)
+			return false;
+	return true;
+}
+
+static int list_cb(void *ctx, const char *user, const char *realm, const struct sfp_ha1 *h)
+{
+	struct out *o = ctx;
+	oprintf(o, "%s\t%s\t%s%s%s\n", user, realm, (h->algs & SFP_ALG_SHA256) ? "SHA-256" : "",
+		(h->algs & SFP_ALG_SHA256) && (h->algs & SFP_ALG_MD5) ? "," : "",
+		(h->algs & SFP_ALG_MD5) ? "MD5" : "");
+	return 0;
+}
+
+static int user_set(const char *user, const struct sfp_ha1 *h, char *err, size_t errlen)
+{
+	if (store_user_set(C.db, user, C.realm, h)) {
+		snprintf(err, errlen, "store: %s", store_error(C.db));
+		return -1;
+	}
+	if (push_cred(SFP_OP_CRED_SET, user, h, C.gen)) {
+		snprintf(err, errlen, "saved, but the data plane did not take it (it gets it at the next resync)");
+		return -1;
+	}
+	return 0;
+}
+
+/* htdigest lines: user:realm:ha1-md5-hex; all or nothing */
+static int import(char *payload, struct out *o, char *err, size_t errlen)
+{
+	unsigned ln = 0, n = 0;
+	char *save = NULL;
+	if (store_begin(C.db)) {
+		snprintf(err, errlen, "store: %s", store_error(C.db));
+		return -1;
+	}
+	struct { char user[SFP_USER_MAX]; struct sfp_ha1 h; } *list = NULL;
+	size_t cap = 0;
+	for (char *l = strtok_r(payload, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		ln++;
+		size_t L = strlen(l);
+		if (L && l[L - 1] == '\r')
+			l[--L] = '\0';
+		if (!L || l[0] == '#')
+			continue;
+		char *c1 = strchr(l, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		if (!c2) {
+			snprintf(err, errlen, "line %u: not user:realm:ha1", ln);
+			goto fail;
+		}
+		*c1 = *c2 = '\0';
+		struct sfp_ha1 h = { .algs = SFP_ALG_MD5 };
+		if (!valid_user(l)) {
+			snprintf(err, errlen, "line %u: bad user name", ln);
+			goto fail;
+		}
+		if (strcmp(c1 + 1, C.realm)) {
+			snprintf(err, errlen, "line %u: realm '%s' is not sipfp's realm '%s'", ln, c1 + 1, C.realm);
+			goto fail;
+		}
+		if (sfp_unhex(c2 + 1, strlen(c2 + 1), h.md5, 16)) {
+			snprintf(err, errlen, "line %u: HA1 must be 32 hex digits (MD5)", ln);
+			goto fail;
+		}
+		if (store_user_set(C.db, l, C.realm, &h)) {
+			snprintf(err, errlen, "line %u: store: %s", ln, store_error(C.db));
+			goto fail;
+		}
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			void *np = realloc(list, cap * sizeof(*list));
+			if (!np) {
+				snprintf(err, errlen, "out of memory");
+				goto fail;
+			}
+			list = np;
+		}
+		snprintf(list[n].user, SFP_USER_MAX, "%s", l);
+		list[n].h = h;
+		n++;
+	}
+	if (store_commit(C.db)) {
+		snprintf(err, errlen, "store: %s", store_error(C.db));
+		goto fail;
+	}
+	for (unsigned i = 0; i < n; i++)
+		(void)push_cred(SFP_OP_CRED_SET, list[i].user, &list[i].h, C.gen);
+	free(list);
+	oprintf(o, "imported\n%u\n", n);
+	LOG("imported %u users", n);
+	return 0;
+fail:
+	free(list);
+	store_rollback(C.db);
+	return -1;
+}
+
+static void stats(struct out *o)
+{
+	static const char *const names[SFP_CNT_MAX] = {
+#define N(e, n, h) [SFP_CNT_##e] = n,
+		SFP_COUNTERS(N)
+#undef N
+	};
+	struct sfp_state *st = C.st;
+	oprintf(o, "counter\tvalue\n");
+	for (unsigned c = 0; c < SFP_CNT_MAX; c++) {
+		uint64_t s = 0;
+		for (unsigned i = 0; i <= st->n_workers && i < SFP_MAX_LCORES; i++)
+			s += st->stats[i].c[c];
+		oprintf(o, "%s\t%lu\n", names[c], (unsigned long)s);
+	}
+	oprintf(o, "users\t%u\nuser_generation\t%u\ncontrol_attached\t%u\n", st->cred_count,
+		st->cred_gen, st->ctl_attached);
+	oprintf(o, "mbuf_in_use\t%lu\nmbuf_total\t%lu\nhugepage_bytes\t%lu\n",
+		(unsigned long)st->mbuf_in_use, (unsigned long)st->mbuf_total,
+		(unsigned long)st->hugepage_bytes);
+	oprintf(o, "ring_to_control\t%u\nring_from_control\t%u\n", rte_ring_count(C.to_ctl),
+		rte_ring_count(C.from_ctl));
+	oprintf(o, "registrations\t%u\n", C.n_bind);
+#define P(n, h) oprintf(o, "ctl_%s\t%lu\n", #n, (unsigned long)cnt.n);
+	CTL_COUNTERS(P)
+#undef P
+}
+
+static int command(char **w, int nw, char *payload, struct out *o, char *err, size_t errlen)
+{
+	if (nw >= 3 && !strcmp(w[0], "user") && !strcmp(w[1], "add")) {
+		struct sfp_ha1 h;
+		if (!valid_user(w[2])) {
+			snprintf(err, errlen, "bad user name '%s' (1-63 printable characters, no ':' or quotes)", w[2]);
+			return -1;
+		}
+		if (nw == 5 && !strcmp(w[3], "--ha1")) {
+			memset(&h, 0, sizeof(h));
+			h.algs = SFP_ALG_MD5;
+			if (sfp_unhex(w[4], strlen(w[4]), h.md5, 16)) {
+				snprintf(err, errlen, "--ha1 needs 32 hex digits: MD5(user:realm:password)");
+				return -1;
+			}
+		} else if (nw == 3) {
+			size_t L = payload ? strcspn(payload, "\r\n") : 0;
+			if (!L) {
+				snprintf(err, errlen, "no password given (on standard input)");
+				return -1;
+			}
+			payload[L] = '\0';
+			sfp_ha1_from_password(&h, SFP_ALG_MD5 | SFP_ALG_SHA256, w[2], C.realm, payload);
+			memset(payload, 0, L);
+		} else {
+			snprintf(err, errlen, "usage: user add NAME [--ha1 HEX]");
+			return -1;
+		}
+		if (user_set(w[2], &h, err, errlen))
+			return -1;
+		LOG("user %s added", w[2]);
+		oprintf(o, "user\trealm\n%s\t%s\n", w[2], C.realm);
+		return 0;
+	}
+	if (nw == 3 && !strcmp(w[0], "user") && !strcmp(w[1], "del")) {
+		int r = store_user_del(C.db, w[2]);
+		if (r < 0) {
+			snprintf(err, errlen, "store: %s", store_error(C.db));
+			return -1;
+		}
+		if (r == 0) {
+			snprintf(err, errlen, "no user '%s'", w[2]);
+			return -1;
+		}
+		(void)push_cred(SFP_OP_CRED_DEL, w[2], NULL, C.gen);
+		LOG("user %s deleted", w[2]);
+		oprintf(o, "deleted\n%s\n", w[2]);
+		return 0;
+	}
+	if (nw == 2 && !strcmp(w[0], "user") && !strcmp(w[1], "list")) {
+		oprintf(o, "user\trealm\talgorithms\n");
+		return store_user_each(C.db, list_cb, o);
+	}
+	if (nw == 2 && !strcmp(w[0], "user") && !strcmp(w[1], "import"))
+		return import(payload ? payload : (char[]){ 0 }, o, err, errlen);
+	if (nw == 1 && !strcmp(w[0], "stats")) {
+		stats(o);
+		return 0;
+	}
+	if (nw == 2 && !strcmp(w[0], "config") && !strcmp(w[1], "show")) {
+		oprintf(o, "key\tvalue\n");
+		char text[sizeof(C.st->config_text)], *save = NULL;
+		memcpy(text, C.st->config_text, sizeof(text));
+		text[sizeof(text) - 1] = '\0';
+		for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+			char *eq = strstr(l, " = ");
+			if (eq) {
+				*eq = '\0';
+				oprintf(o, "%s\t%s\n", l, eq + 3);
+			}
+		}
+		return 0;
+	}
+	if (nw == 2 && !strcmp(w[0], "reg") && !strcmp(w[1], "list")) {
+		uint64_t now = now_ms();
+		oprintf(o, "aor\tcontact\tsource\texpires_in\n");
+		for (unsigned i = 0; i < C.n_bind; i++) {
+			char ip[INET_ADDRSTRLEN];
+			inet_ntop(AF_INET, &C.bind[i].ip, ip, sizeof(ip));
+			uint64_t left = C.bind[i].expires_ms > now ? (C.bind[i].expires_ms - now) / 1000 : 0;
+			oprintf(o, "%s\t%s\t%s:%u\t%lu\n", C.bind[i].aor, C.bind[i].contact, ip,
+				C.bind[i].port, (unsigned long)left);
+		}
+		return 0;
+	}
+	snprintf(err, errlen, "unknown command (try: user add|del|list|import, stats, config show, reg list)");
+	return -1;
+}
+
+static void serve_client(int fd)
+{
+	size_t cap = 65536, n = 0;
+	char *buf = malloc(cap + 1);
+	struct pollfd pfd = { fd, POLLIN, 0 };
+	uint64_t deadline = now_ms() + 3000;
+
+	if (!buf)
+		goto out;
+	/* read the request until the client shuts down its side */
+	for (;;) {
+		int left = (int)(deadline - now_ms());
+		if (left <= 0 || poll(&pfd, 1, left) <= 0)
+			goto out;
+		if (n == cap) {
+			if (cap >= SFP_CLI_MAX_REQUEST)
+				goto out;
+			char *nb = realloc(buf, cap * 2 + 1);
+			if (!nb)
+				goto out;
+			buf = nb;
+			cap *= 2;
+		}
+		ssize_t r = read(fd, buf + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			goto out;
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	buf[n] = '\0';
+	char *nl = strchr(buf, '\n'), *payload = NULL;
+	if (nl) {
+		*nl = '\0';
+		payload = nl + 1;
+	}
+	char *w[SFP_CLI_MAX_WORDS], *save = NULL, err[512] = "";
+	int nw = 0;
+	for (char *t = strtok_r(buf, "\t", &save); t && nw < SFP_CLI_MAX_WORDS; t = strtok_r(NULL, "\t", &save))
+		w[nw++] = t;
+	struct out o = { malloc(4096), 0, 4096 };
+	if (!o.p)
+		goto out;
+	int rc;
+	if (nw < 2 || strcmp(w[0], SFP_CLI_MAGIC)) {
+		snprintf(err, sizeof(err), "protocol mismatch: expected %s", SFP_CLI_MAGIC);
+		rc = -1;
+	} else {
+		rc = command(w + 1, nw - 1, payload, &o, err, sizeof(err));
+	}
+	char head[600];
+	int hl = rc ? snprintf(head, sizeof(head), "ERR\t%s\n", err) : snprintf(head, sizeof(head), "OK\n");
+	(void)!write(fd, head, (size_t)hl);
+	if (!rc)
+		for (size_t off = 0; off < o.n;) {
+			ssize_t r = write(fd, o.p + off, o.n - off);
+			if (r <= 0)
+				break;
+			off += (size_t)r;
+		}
+	free(o.p);
+out:
+	if (buf)
+		memset(buf, 0, n); /* may hold a password */
+	free(buf);
+	close(fd);
+}
+
+static void mkdirs(const char *path)
+{
+	char d[SFP_CFG_STR_MAX];
+	snprintf(d, sizeof(d), "%s", path);
+	for (char *p = d + 1; *p; p++) {
+		if (*p == '/') {
+			*p = '\0';
+			(void)mkdir(d, 0755);
+			*p = '/';
+		}
+	}
+}
+
+static void socket_init(void)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	if (strlen(C.cfg.ctl_socket) >= sizeof(a.sun_path))
+		die("ctl_socket path too long");
+	mkdirs(C.cfg.ctl_socket);
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", C.cfg.ctl_socket);
+	(void)unlink(a.sun_path);
+	C.lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	mode_t old = umask(0077);
+	if (C.lfd < 0 || bind(C.lfd, (struct sockaddr *)&a, sizeof(a)) || listen(C.lfd, 16))
+		die("socket %s: %s", C.cfg.ctl_socket, strerror(errno));
+	umask(old);
+}
+
+/* the data plane is gone when its process is, or its heartbeat stops */
+static bool dp_alive(void)
+{
+	if (kill((pid_t)C.st->dp_pid, 0) && errno == ESRCH)
+		return false;
+	uint64_t hb = C.st->dp_heartbeat_ms, now = now_ms();
+	return !(hb && now > hb + 5000);
+}
+
+int main(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || (!strcmp(argv[i], "-h") && !strcmp(argv[i - 1], "--"))) {
+			usage(argv[0]);
+			return 0;
+		}
+	sfp_config_defaults(&C.cfg);
+	int r = rte_eal_init(argc, argv);
+	if (r < 0)
+		die("EAL init failed: %s.  Is sipfp-dataplane running with the same --file-prefix, "
+		    "and are these lcores free of it?", rte_strerror(rte_errno));
+	if (rte_eal_process_type() != RTE_PROC_SECONDARY)
+		die("must run as a DPDK secondary process (--proc-type=secondary)");
+	argc -= r;
+	argv += r;
+
+	static const struct option lo[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "set", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	char err[512];
+	int o;
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "c:s:h", lo, NULL)) != -1)
+		if (o == 'c' && sfp_config_load(&C.cfg, optarg, err, sizeof(err)))
+			die("%s", err);
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "c:s:h", lo, NULL)) != -1) {
+		if (o == 's' && sfp_config_set_kv(&C.cfg, optarg, err, sizeof(err)))
+			die("--set %s: %s", optarg, err);
+		if (o == '?')
+			die("see --help");
+	}
+
+	const struct rte_memzone *mz = rte_memzone_lookup(SFP_MZ_STATE);
+	if (!mz)
+		die("no %s memzone: the data plane is not a sipfp-dataplane", SFP_MZ_STATE);
+	C.st = mz->addr;
+	if (C.st->magic != SFP_STATE_MAGIC || C.st->version != SFP_STATE_VERSION)
+		die("data plane state version %u, this control process speaks %u: upgrade both together",
+		    C.st->version, SFP_STATE_VERSION);
+	C.to_ctl = rte_ring_lookup(SFP_RING_TO_CTL);
+	C.from_ctl = rte_ring_lookup(SFP_RING_FROM_CTL);
+	if (!C.to_ctl || !C.from_ctl)
+		die("rings %s/%s not found", SFP_RING_TO_CTL, SFP_RING_FROM_CTL);
+
+	/* the realm the data plane actually uses, from its effective config */
+	char text[sizeof(C.st->config_text)], *save = NULL;
+	memcpy(text, C.st->config_text, sizeof(text));
+	text[sizeof(text) - 1] = '\0';
+	snprintf(C.realm, sizeof(C.realm), "%s", C.cfg.realm);
+	for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+		if (!strncmp(l, "realm = ", 8))
+			snprintf(C.realm, sizeof(C.realm), "%s", l + 8);
+
+	uint8_t key[32];
+	if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key))
+		die("getrandom: %s", strerror(errno));
+	sfp_auth_keys_init(&C.lcfg.keys, key, sizeof(key), NULL, 0, 300, C.realm);
+	C.lcfg.retry_after = 5;
+	C.rxbuf = malloc(SFP_SIP_MAX + 1);
+	if (!C.rxbuf)
+		die("out of memory");
+
+	mkdirs(C.cfg.db_path);
+	C.db = store_open(C.cfg.db_path, err, sizeof(err));
+	if (!C.db)
+		die("store: %s", err);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	socket_init();
+
+	C.st->ctl_pid = (uint32_t)getpid();
+	C.st->ctl_heartbeat_ms = now_ms();
+	resync();
+	LOG("ready: data plane pid %u, realm \"%s\", store %s, socket %s", C.st->dp_pid, C.realm,
+	    C.cfg.db_path, C.cfg.ctl_socket);
+
+	uint64_t last_hb = 0;
+	int rc = 0;
+	while (!C.quit) {
+		uint64_t now = now_ms();
+		if (now - last_hb >= 100) {
+			C.st->ctl_pid = (uint32_t)getpid();
+			C.st->ctl_heartbeat_ms = now;
+			last_hb = now;
+			if (!dp_alive()) {
+				LOG("the data plane (pid %u) is gone: exiting so the launcher restarts "
+				    "this process against the new one", C.st->dp_pid);
+				rc = 3;
+				break;
+			}
+			/* expire in-memory bindings */
+			for (unsigned i = 0; i < C.n_bind;)
+				if (C.bind[i].expires_ms <= now)
+					C.bind[i] = C.bind[--C.n_bind];
+				else
+					i++;
+		}
+		unsigned pending = rte_ring_count(C.to_ctl);
+		poll_rx();
+		struct pollfd pfd = { C.lfd, POLLIN, 0 };
+		if (poll(&pfd, 1, pending ? 0 : 5) > 0) {
+			int fd = accept4(C.lfd, NULL, NULL, SOCK_CLOEXEC);
+			if (fd >= 0)
+				serve_client(fd);
+		}
+	}
+	/* leaving: tell the data plane at once rather than after a timeout */
+	C.st->ctl_heartbeat_ms = 0;
+	close(C.lfd);
+	(void)unlink(C.cfg.ctl_socket);
+	store_close(C.db);
+	LOG("stopped");
+	rte_eal_cleanup();
+	return rc;
+}
