@@ -817,13 +817,8 @@ enum sfp_scan_err sfp_scan(const char *p, size_t len, struct sfp_sip *m)
 
 	/* header fields, until the empty line */
 	for (i = nx;;) {
-		if (i >= len) {
-			SET_ERR(SFP_SE_TRUNCATED);
-			m->msg_len = (uint32_t)len;
-			goto checks;
-		}
-		nx = next_line(p, i, len, &eol);
-		if (!nx) {
+		/* no empty line before the end: the header section is cut */
+		if (i >= len || !(nx = next_line(p, i, len, &eol))) {
 			SET_ERR(SFP_SE_TRUNCATED);
 			m->msg_len = (uint32_t)len;
 			goto checks;
