@@ -35,6 +35,7 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
+#include "ring_msg.h"
 #include "sip_logic.h"
 #include "sipfp/cli_proto.h"
 #include "sipfp/config.h"
@@ -189,26 +190,14 @@ static void resync(void)
 static void sip_send(const struct sfp_sip_meta *to, uint16_t dst_port, const char *p, uint32_t len)
 {
 	static struct sfp_msg msgs[SFP_MAX_NSEG];
-	unsigned nseg = sfp_msg_nseg(len);
-	struct sfp_msg *f = &msgs[0];
-	memset(f, 0, sizeof(*f));
-	f->h = (struct sfp_msg_hdr){ .version = SFP_MSG_VERSION, .op = SFP_OP_SIP_TX,
-				     .nseg = (uint16_t)nseg };
-	f->u.sip.m.dst_ip = to->src_ip;
-	f->u.sip.m.dst_port = dst_port;
-	f->u.sip.m.total_len = len;
-	memcpy(f->u.sip.m.mac, to->mac, 6);
-	uint32_t c = len < SFP_FIRST_DATA ? len : (uint32_t)SFP_FIRST_DATA;
-	memcpy(f->u.sip.data, p, c);
-	f->h.len = (uint16_t)c;
-	for (unsigned i = 1; i < nseg; i++) {
-		uint32_t k = len - c < SFP_SEG_DATA ? len - c : (uint32_t)SFP_SEG_DATA;
-		msgs[i].h = (struct sfp_msg_hdr){ .version = SFP_MSG_VERSION, .op = SFP_OP_SEG,
-						  .nseg = (uint16_t)(nseg - i), .len = (uint16_t)k };
-		memcpy(msgs[i].u.seg, p + c, k);
-		c += k;
-	}
-	if (rte_ring_enqueue_bulk_elem(C.from_ctl, msgs, SFP_MSG_SIZE, nseg, NULL) == nseg)
+	struct sfp_sip_meta mt;
+
+	memset(&mt, 0, sizeof(mt));
+	mt.dst_ip = to->src_ip;
+	mt.dst_port = dst_port;
+	memcpy(mt.mac, to->mac, 6);
+	unsigned nseg = sfp_ring_pack(msgs, SFP_OP_SIP_TX, &mt, p, len);
+	if (nseg && rte_ring_enqueue_bulk_elem(C.from_ctl, msgs, SFP_MSG_SIZE, nseg, NULL) == nseg)
 		cnt.tx_msgs++;
 	else
 		cnt.tx_full++;
@@ -320,35 +309,19 @@ static void poll_rx(void)
 			cnt.rx_bad++;
 			continue;
 		}
-		struct sfp_sip_meta mt = m.u.sip.m;
-		unsigned nseg = m.h.nseg;
-		uint32_t got = 0;
-		bool ok = nseg >= 1 && nseg <= SFP_MAX_NSEG && mt.total_len <= SFP_SIP_MAX &&
-			  m.h.len <= mt.total_len && m.h.len <= SFP_FIRST_DATA;
-		if (ok) {
-			memcpy(C.rxbuf, m.u.sip.data, m.h.len);
-			got = m.h.len;
-		}
 		/* enqueued as one bulk: the segments are behind it already */
-		for (unsigned i = 1; i < nseg; i++) {
-			if (rte_ring_dequeue_elem(C.to_ctl, &m, SFP_MSG_SIZE)) {
-				ok = false;
+		struct sfp_ring_unpack u;
+		unsigned want = sfp_ring_unpack_head(&u, &m, C.rxbuf);
+		while (want--) {
+			if (rte_ring_dequeue_elem(C.to_ctl, &m, SFP_MSG_SIZE))
 				break;
-			}
-			if (!ok || m.h.op != SFP_OP_SEG || m.h.len > SFP_SEG_DATA ||
-			    got + m.h.len > mt.total_len) {
-				ok = false;
-				continue;
-			}
-			memcpy(C.rxbuf + got, m.u.seg, m.h.len);
-			got += m.h.len;
+			sfp_ring_unpack_seg(&u, &m);
 		}
-		if (!ok || got != mt.total_len) {
+		if (!sfp_ring_unpack_done(&u)) {
 			cnt.rx_bad++;
 			continue;
 		}
-		mt.user[SFP_USER_MAX - 1] = '\0';
-		handle_sip(&mt, C.rxbuf, got);
+		handle_sip(&u.m, u.buf, u.m.total_len);
 	}
 }
 

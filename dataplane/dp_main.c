@@ -34,6 +34,7 @@
 #include <rte_telemetry.h>
 
 #include "dp.h"
+#include "ring_msg.h"
 
 struct dp g_dp;
 int sfp_logtype;
@@ -392,9 +393,8 @@ static void workers_init(void)
 
 /* ---- the main lcore -------------------------------------------------------------- */
 
-static void ctl_send(struct dp_worker *mw, const struct sfp_msg *first, const char *payload)
+static void ctl_send(struct dp_worker *mw, const struct sfp_sip_meta *mt, const char *payload)
 {
-	const struct sfp_sip_meta *mt = &first->u.sip.m;
 	struct rte_mbuf *tx[64];
 	unsigned n = 0;
 	struct rte_ether_addr dst;
@@ -434,36 +434,19 @@ static void poll_ctl_ring(struct dp_worker *mw)
 		}
 		/* a multi-element message was enqueued in one bulk: its
 		 * segments are already in the ring behind it */
-		unsigned nseg = m.h.nseg;
-		uint32_t total = m.u.sip.m.total_len, got = 0;
-		char *buf = mw->scratch;
-		bool ok = nseg >= 1 && nseg <= SFP_MAX_NSEG && total <= SFP_SIP_MAX &&
-			  m.h.len <= SFP_FIRST_DATA && m.h.len <= total;
-		if (ok) {
-			memcpy(buf, m.u.sip.data, m.h.len);
-			got = m.h.len;
-		}
-		struct sfp_msg head = m;
-		for (unsigned i = 1; i < nseg; i++) {
-			if (rte_ring_dequeue_elem(g_dp.from_ctl, &m, SFP_MSG_SIZE)) {
-				ok = false;
+		struct sfp_ring_unpack u;
+		unsigned want = sfp_ring_unpack_head(&u, &m, mw->scratch);
+		while (want--) {
+			if (rte_ring_dequeue_elem(g_dp.from_ctl, &m, SFP_MSG_SIZE))
 				break;
-			}
-			if (m.h.op != SFP_OP_SEG || m.h.len > SFP_SEG_DATA || got + m.h.len > total) {
-				ok = false;
-				continue;
-			}
-			if (ok) {
-				memcpy(buf + got, m.u.seg, m.h.len);
-				got += m.h.len;
-			}
+			sfp_ring_unpack_seg(&u, &m);
 		}
-		if (!ok || got != total) {
+		if (!sfp_ring_unpack_done(&u)) {
 			g_dp.st->ctl_msgs_bad++;
 			mw->cnt[SFP_CNT_CTL_TX_DROP]++;
 			continue;
 		}
-		ctl_send(mw, &head, buf);
+		ctl_send(mw, &u.m, u.buf);
 	}
 }
 

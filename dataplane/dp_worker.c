@@ -18,6 +18,7 @@
 #include <rte_udp.h>
 
 #include "dp.h"
+#include "ring_msg.h"
 
 #define CNT(w, x) ((w)->cnt[SFP_CNT_##x]++)
 #define TX_CAP 256
@@ -152,39 +153,22 @@ static void send_reply(struct dp_worker *w, const struct rx *rx, const struct sf
 static int handoff(struct dp_worker *w, const struct rx *rx, const char *p, uint32_t len,
 		   const struct sfp_decision *d)
 {
-	unsigned nseg = sfp_msg_nseg(len);
-	struct sfp_msg *f = &w->msgs[0];
+	struct sfp_sip_meta mt;
 
-	if (nseg > SFP_MAX_NSEG)
-		return -1;
-	memset(&f->h, 0, sizeof(f->h));
-	f->h.version = SFP_MSG_VERSION;
-	f->h.op = SFP_OP_SIP_RX;
-	f->h.nseg = (uint16_t)nseg;
-	struct sfp_sip_meta *mt = &f->u.sip.m;
-	memset(mt, 0, sizeof(*mt));
-	mt->src_ip = rx->src_ip;
-	mt->dst_ip = rx->dst_ip;
-	mt->src_port = rx->src_port;
-	mt->dst_port = rx->dst_port;
-	mt->lcore = w->idx;
-	mt->flags = d->rx_flags | ((d->flags & SFP_D_TRYING) ? SFP_RXF_TRYING : 0);
-	mt->total_len = len;
-	mt->rx_ms = dp_now_ms();
-	memcpy(mt->mac, rx->src_mac.addr_bytes, 6);
+	memset(&mt, 0, sizeof(mt));
+	mt.src_ip = rx->src_ip;
+	mt.dst_ip = rx->dst_ip;
+	mt.src_port = rx->src_port;
+	mt.dst_port = rx->dst_port;
+	mt.lcore = w->idx;
+	mt.flags = d->rx_flags | ((d->flags & SFP_D_TRYING) ? SFP_RXF_TRYING : 0);
+	mt.rx_ms = dp_now_ms();
+	memcpy(mt.mac, rx->src_mac.addr_bytes, 6);
 	if (d->user.n && d->user.n < SFP_USER_MAX)
-		memcpy(mt->user, d->user.p, d->user.n);
-	uint32_t c = len < SFP_FIRST_DATA ? len : (uint32_t)SFP_FIRST_DATA;
-	memcpy(f->u.sip.data, p, c);
-	f->h.len = (uint16_t)c;
-	for (unsigned i = 1; i < nseg; i++) {
-		struct sfp_msg *s = &w->msgs[i];
-		uint32_t k = len - c < SFP_SEG_DATA ? len - c : (uint32_t)SFP_SEG_DATA;
-		s->h = (struct sfp_msg_hdr){ .version = SFP_MSG_VERSION, .op = SFP_OP_SEG,
-					     .nseg = (uint16_t)(nseg - i), .len = (uint16_t)k };
-		memcpy(s->u.seg, p + c, k);
-		c += k;
-	}
+		memcpy(mt.user, d->user.p, d->user.n);
+	unsigned nseg = sfp_ring_pack(w->msgs, SFP_OP_SIP_RX, &mt, p, len);
+	if (!nseg)
+		return -1;
 	/* all or nothing, never blocking: a full ring is the caller's 503 */
 	return rte_ring_enqueue_bulk_elem(g_dp.to_ctl, w->msgs, SFP_MSG_SIZE, nseg, NULL) == nseg ? 0 : -1;
 }
