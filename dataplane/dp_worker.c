@@ -17,6 +17,7 @@
 #include <rte_prefetch.h>
 #include <rte_udp.h>
 
+#include "cksum.h"
 #include "dp.h"
 #include "ring_msg.h"
 
@@ -41,11 +42,26 @@ static uint16_t udp_cksum(uint32_t src, uint32_t dst, uint16_t sport, uint16_t d
 		uint16_t len;
 	} __rte_packed ph = { src, dst, 0, IPPROTO_UDP, htons((uint16_t)(len + 8)) };
 	struct rte_udp_hdr uh = { htons(sport), htons(dport), htons((uint16_t)(len + 8)), 0 };
-	uint32_t sum = __rte_raw_cksum(&ph, sizeof(ph), 0);
-	sum = __rte_raw_cksum(&uh, sizeof(uh), sum);
-	sum = __rte_raw_cksum(p, len, sum);
-	uint16_t c = (uint16_t)~__rte_raw_cksum_reduce(sum);
-	return c ? c : 0xffff;
+	uint64_t sum = sfp_csum_partial(&ph, sizeof(ph), 0);
+	sum = sfp_csum_partial(&uh, sizeof(uh), sum);
+	sum = sfp_csum_partial(p, len, sum);
+	uint16_t c = (uint16_t)~sfp_csum_fold(sum);
+	return c ? c : 0xffff; /* RFC 768: zero means "no checksum" */
+}
+
+/* RFC 768: the sum over pseudo header, UDP header and data is all ones */
+static bool udp_cksum_ok(const struct rte_mbuf *m, const struct rte_ipv4_hdr *ip,
+			 const struct rte_udp_hdr *udp, uint32_t l4_off, uint16_t ulen)
+{
+	if (m->nb_segs != 1 || rte_pktmbuf_data_len(m) < l4_off + ulen)
+		return rte_ipv4_udptcp_cksum_mbuf_verify(m, ip, (uint16_t)l4_off) == 0;
+	struct {
+		uint32_t src, dst;
+		uint8_t zero, proto;
+		uint16_t len;
+	} __rte_packed ph = { ip->src_addr, ip->dst_addr, 0, IPPROTO_UDP, udp->dgram_len };
+	uint64_t sum = sfp_csum_partial(&ph, sizeof(ph), 0);
+	return sfp_csum_fold(sfp_csum_partial(udp, ulen, sum)) == 0xffff;
 }
 
 int dp_udp_frames(struct dp_worker *w, const struct rte_ether_addr *dst_mac, uint32_t dst_ip,
@@ -374,7 +390,7 @@ static void process(struct dp_worker *w, struct rte_mbuf *m, struct rte_mbuf **t
 	uint64_t l4ck = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
 	if (udp->dgram_cksum != 0 && (l4ck == RTE_MBUF_F_RX_L4_CKSUM_BAD ||
 	    (l4ck != RTE_MBUF_F_RX_L4_CKSUM_GOOD &&
-	     rte_ipv4_udptcp_cksum_mbuf_verify(m, ip, (uint16_t)(sizeof(*eth) + ihl)) != 0))) {
+	     !udp_cksum_ok(m, ip, udp, (uint32_t)(sizeof(*eth) + ihl), ulen)))) {
 		CNT(w, UDP_CSUM);
 		goto free;
 	}

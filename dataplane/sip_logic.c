@@ -304,9 +304,10 @@ static void put(struct wbuf *w, const char *s, size_t n)
 	w->n += n;
 }
 
-static void puts_(struct wbuf *w, const char *s)
+/* inline: with a literal the length is folded at compile time */
+static inline __attribute__((always_inline)) void puts_(struct wbuf *w, const char *s)
 {
-	put(w, s, strlen(s));
+	put(w, s, __builtin_strlen(s));
 }
 
 static void putstr(struct wbuf *w, struct sfp_str s)
@@ -316,9 +317,28 @@ static void putstr(struct wbuf *w, struct sfp_str s)
 
 static void putu(struct wbuf *w, uint32_t v)
 {
-	char b[12];
-	int n = snprintf(b, sizeof(b), "%u", v);
-	put(w, b, (size_t)n);
+	char b[10];
+	size_t i = sizeof(b);
+	do {
+		b[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	put(w, b + i, sizeof(b) - i);
+}
+
+void sfp_ip4_fmt(uint32_t addr_be, char out[16])
+{
+	const uint8_t *b = (const uint8_t *)&addr_be;
+	char *o = out;
+	for (int k = 0; k < 4; k++) {
+		unsigned v = b[k];
+		if (v >= 100)
+			*o++ = (char)('0' + v / 100);
+		if (v >= 10)
+			*o++ = (char)('0' + v / 10 % 10);
+		*o++ = (char)('0' + v % 10);
+		*o++ = k < 3 ? '.' : '\0';
+	}
 }
 
 void sfp_reply_dest(const struct sfp_sip *m, uint16_t src_port, uint16_t *dst_port)
@@ -350,9 +370,9 @@ size_t sfp_reply_build(char *out, size_t cap, const struct sfp_logic_cfg *cfg,
 		       const struct sfp_reply_ctx *rc)
 {
 	struct wbuf w = { out, 0, cap, false };
-	char ip[INET_ADDRSTRLEN];
+	char ip[16];
 
-	inet_ntop(AF_INET, &rc->src_ip, ip, sizeof(ip));
+	sfp_ip4_fmt(rc->src_ip, ip);
 	puts_(&w, "SIP/2.0 ");
 	putu(&w, d->code);
 	puts_(&w, " ");

@@ -73,6 +73,10 @@ bool sfp_decide_overload(const struct sfp_logic_cfg *cfg, const struct sfp_sip *
 /* where a response goes (RFC 3261 18.2.2 for UDP, RFC 3581 rport).
  * maddr is deliberately ignored: replying to an address named inside the
  * packet would make sipfp a reflector. */
+/* dotted quad of an address in network byte order; out holds 16 bytes,
+ * NUL-terminated.  inet_ntop goes through stdio, too slow per packet. */
+void sfp_ip4_fmt(uint32_t addr_be, char out[16]);
+
 void sfp_reply_dest(const struct sfp_sip *m, uint16_t src_port, uint16_t *dst_port);
 
 struct sfp_reply_ctx {

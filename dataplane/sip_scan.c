@@ -57,17 +57,6 @@ static inline bool is_hex(char c)
 	return is_digit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
 }
 
-bool sfp_str_ieq(struct sfp_str s, const char *lit)
-{
-	size_t n = strlen(lit);
-	if (s.n != n)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (lower(s.p[i]) != lower(lit[i]))
-			return false;
-	return true;
-}
-
 bool sfp_str_eq(struct sfp_str a, struct sfp_str b)
 {
 	return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0);
@@ -534,17 +523,19 @@ int sfp_digest_parse(struct sfp_str v, struct sfp_digest_cred *c)
 static enum sfp_method method_of(struct sfp_str s)
 {
 	/* methods are case-sensitive (RFC 3261 7.1) */
-	static const struct { const char *n; enum sfp_method m; } tab[] = {
-		{ "INVITE", SFP_M_INVITE }, { "ACK", SFP_M_ACK }, { "BYE", SFP_M_BYE },
-		{ "CANCEL", SFP_M_CANCEL }, { "REGISTER", SFP_M_REGISTER },
-		{ "OPTIONS", SFP_M_OPTIONS }, { "PRACK", SFP_M_PRACK },
-		{ "SUBSCRIBE", SFP_M_SUBSCRIBE }, { "NOTIFY", SFP_M_NOTIFY },
-		{ "PUBLISH", SFP_M_PUBLISH }, { "INFO", SFP_M_INFO },
-		{ "REFER", SFP_M_REFER }, { "MESSAGE", SFP_M_MESSAGE },
-		{ "UPDATE", SFP_M_UPDATE },
+#define M(lit, e) { lit, sizeof(lit) - 1, e }
+	static const struct { const char *n; size_t len; enum sfp_method m; } tab[] = {
+		M("INVITE", SFP_M_INVITE), M("ACK", SFP_M_ACK), M("BYE", SFP_M_BYE),
+		M("CANCEL", SFP_M_CANCEL), M("REGISTER", SFP_M_REGISTER),
+		M("OPTIONS", SFP_M_OPTIONS), M("PRACK", SFP_M_PRACK),
+		M("SUBSCRIBE", SFP_M_SUBSCRIBE), M("NOTIFY", SFP_M_NOTIFY),
+		M("PUBLISH", SFP_M_PUBLISH), M("INFO", SFP_M_INFO),
+		M("REFER", SFP_M_REFER), M("MESSAGE", SFP_M_MESSAGE),
+		M("UPDATE", SFP_M_UPDATE),
 	};
+#undef M
 	for (size_t k = 0; k < sizeof(tab) / sizeof(tab[0]); k++)
-		if (strlen(tab[k].n) == s.n && memcmp(tab[k].n, s.p, s.n) == 0)
+		if (tab[k].len == s.n && memcmp(tab[k].n, s.p, s.n) == 0)
 			return tab[k].m;
 	return SFP_M_UNKNOWN;
 }
@@ -569,18 +560,23 @@ static enum hdr hdr_of(struct sfp_str n)
 		}
 		return H_OTHER;
 	}
-	static const struct { const char *n; enum hdr h; } tab[] = {
-		{ "via", H_VIA }, { "from", H_FROM }, { "to", H_TO },
-		{ "call-id", H_CALLID }, { "cseq", H_CSEQ },
-		{ "max-forwards", H_MAXFWD }, { "content-length", H_CLEN },
-		{ "contact", H_CONTACT }, { "require", H_REQUIRE },
-		{ "proxy-require", H_PREQUIRE }, { "user-agent", H_UA },
-		{ "expires", H_EXPIRES }, { "authorization", H_AUTHZ },
-		{ "proxy-authorization", H_PAUTHZ },
-	};
-	for (size_t k = 0; k < sizeof(tab) / sizeof(tab[0]); k++)
-		if (sfp_str_ieq(n, tab[k].n))
-			return tab[k].h;
+	/* by length first: one or two compares per header line */
+	switch (n.n) {
+	case 2: return sfp_str_ieq(n, "to") ? H_TO : H_OTHER;
+	case 3: return sfp_str_ieq(n, "via") ? H_VIA : H_OTHER;
+	case 4: return sfp_str_ieq(n, "from") ? H_FROM : sfp_str_ieq(n, "cseq") ? H_CSEQ : H_OTHER;
+	case 7:
+		return sfp_str_ieq(n, "call-id") ? H_CALLID : sfp_str_ieq(n, "contact") ? H_CONTACT :
+		       sfp_str_ieq(n, "require") ? H_REQUIRE : sfp_str_ieq(n, "expires") ? H_EXPIRES :
+		       H_OTHER;
+	case 10: return sfp_str_ieq(n, "user-agent") ? H_UA : H_OTHER;
+	case 12: return sfp_str_ieq(n, "max-forwards") ? H_MAXFWD : H_OTHER;
+	case 13:
+		return sfp_str_ieq(n, "proxy-require") ? H_PREQUIRE :
+		       sfp_str_ieq(n, "authorization") ? H_AUTHZ : H_OTHER;
+	case 14: return sfp_str_ieq(n, "content-length") ? H_CLEN : H_OTHER;
+	case 19: return sfp_str_ieq(n, "proxy-authorization") ? H_PAUTHZ : H_OTHER;
+	}
 	return H_OTHER;
 }
 
@@ -790,7 +786,7 @@ enum sfp_scan_err sfp_scan(const char *p, size_t len, struct sfp_sip *m)
 	size_t i = 0, eol, nx;
 	bool seen_clen = false;
 
-	memset(m, 0, sizeof(*m));
+	memset(m, 0, offsetof(struct sfp_sip, via));
 	m->max_forwards = -1;
 	m->content_length = -1;
 	if (len > SFP_SCAN_MAX_LEN)

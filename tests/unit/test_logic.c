@@ -468,6 +468,19 @@ static void t_reply_too_small(void **st)
 		assert_int_equal(sfp_reply_build(r.reply, cap, &CFG, &r.m, &r.d, &rc), 0);
 }
 
+static void t_ip4_fmt(void **st)
+{
+	(void)st;
+	const char *v[] = { "0.0.0.0", "10.77.0.2", "255.255.255.255", "192.168.100.9", "1.20.199.100" };
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		struct in_addr a;
+		char out[16];
+		assert_int_equal(inet_pton(AF_INET, v[i], &a), 1);
+		sfp_ip4_fmt(a.s_addr, out);
+		assert_string_equal(out, v[i]);
+	}
+}
+
 int main(void)
 {
 	guard_init(&G, 128 * 1024);
@@ -478,6 +491,7 @@ int main(void)
 		cmocka_unit_test(t_stale_and_forged),
 		cmocka_unit_test(t_register_and_options),
 		cmocka_unit_test(t_reply_too_small),
+		cmocka_unit_test(t_ip4_fmt),
 	};
 	int r = cmocka_run_group_tests_name("logic", tests, setup, NULL);
 	guard_free(&G);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* cmocka tests for packing SIP payloads into ring elements and back. */
+/* cmocka tests for what the data plane does to bytes: packing SIP payloads
+ * into ring elements and back, and the Internet checksum. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cksum.h"
 #include "ring_msg.h"
 
 static struct sfp_msg msgs[SFP_MAX_NSEG + 1];
@@ -106,6 +108,49 @@ static void t_reader_skips_a_bad_message_whole(void **st)
 	assert_false(sfp_ring_unpack_done(&u));
 }
 
+/* RFC 1071 the slow way: 16-bit words in memory order */
+static uint16_t csum_ref(const uint8_t *p, size_t n)
+{
+	uint32_t s = 0;
+	size_t i;
+	for (i = 0; i + 1 < n; i += 2) {
+		uint16_t w;
+		memcpy(&w, p + i, 2);
+		s += w;
+	}
+	if (i < n) {
+		uint16_t w = 0;
+		memcpy(&w, p + i, 1);
+		s += w;
+	}
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)s;
+}
+
+static void t_checksum(void **st)
+{
+	(void)st;
+	static uint8_t buf[2100];
+	srand(7);
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)rand();
+	for (size_t off = 0; off < 8; off++)
+		for (size_t n = 0; n + off <= sizeof(buf); n += (n < 200 ? 1 : 97))
+			assert_int_equal(sfp_csum_fold(sfp_csum_partial(buf + off, n, 0)),
+					 csum_ref(buf + off, n));
+	/* all ones: the carries must wrap around */
+	memset(buf, 0xff, sizeof(buf));
+	assert_int_equal(sfp_csum_fold(sfp_csum_partial(buf, 1501, 0)), csum_ref(buf, 1501));
+	/* chaining at even offsets equals one pass */
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)rand();
+	uint64_t s = sfp_csum_partial(buf, 12, 0);
+	s = sfp_csum_partial(buf + 12, 8, s);
+	s = sfp_csum_partial(buf + 20, 733, s);
+	assert_int_equal(sfp_csum_fold(s), csum_ref(buf, 753));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -113,6 +158,7 @@ int main(void)
 		cmocka_unit_test(t_too_big),
 		cmocka_unit_test(t_corrupt_rejected),
 		cmocka_unit_test(t_reader_skips_a_bad_message_whole),
+		cmocka_unit_test(t_checksum),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

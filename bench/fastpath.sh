@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# bench/fastpath.sh: the fast path's rates next to dpdk-testpmd's, same run,
+# same net_pcap port (infinite_rx replay of distinct ~730-byte INVITEs, TX to
+# /dev/null), same cores.
+#
+#   1. testpmd --forward-mode=macswap, 1 forwarding core      (baseline)
+#   2. sipfp, 1 worker: 407 challenges per second
+#   3. testpmd macswap, 2 forwarding cores, 2 queues          (baseline)
+#   4. sipfp, 2 workers: 407 challenges per second
+#   5. sipfp, 1 worker + control process: authenticated INVITEs
+#      verified and answered per second (100 Trying + hand-off, or 503 when
+#      the ring to the control process is full), with nonces valid for the
+#      benchmark's secret; hugepage memory in use.
+#
+# Usage: bench/fastpath.sh [--secs S] [--count N] [--build DIR]
+# Root only (hugepages).  Prints one table; exits non-zero only on errors,
+# never on a rate (no timing thresholds).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+build=$here/../build
+secs=5
+count=4096
+while [ $# -gt 0 ]; do
+	case $1 in
+	--secs) secs=$2; shift 2 ;;
+	--count) count=$2; shift 2 ;;
+	--build) build=$2; shift 2 ;;
+	-h|--help) sed -n 3,20p "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "fastpath.sh: unknown option $1" >&2; exit 2 ;;
+	esac
+done
+[ "$(id -u)" = 0 ] || { echo "fastpath.sh: run as root (hugepages)" >&2; exit 1; }
+dp=$build/dataplane/sipfp-dataplane
+ctl=$build/control/sipfp-control
+cli=$build/control/cli/sipfpctl
+for b in "$dp" "$ctl" "$cli"; do [ -x "$b" ] || { echo "fastpath.sh: $b missing: build first" >&2; exit 1; }; done
+command -v dpdk-testpmd >/dev/null || { echo "fastpath.sh: dpdk-testpmd missing (apt-get install dpdk-dev)" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/sipfp-bench.XXXXXX)
+prefix=sipfpbench
+secret=bench-secret-0001
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	[ -n "${KEEP:-}" ] || rm -rf "$work" "/var/run/dpdk/$prefix"
+	rm -f /dev/hugepages/"$prefix"map_* 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+# hugepages (the control process is a secondary: it cannot attach otherwise)
+if [ "$(awk '/HugePages_Total/ {print $2}' /proc/meminfo)" -lt 512 ]; then
+	echo 512 > /proc/sys/vm/nr_hugepages
+fi
+grep -q hugetlbfs /proc/mounts || { mkdir -p /dev/hugepages; mount -t hugetlbfs nodev /dev/hugepages; }
+
+python3 "$here/mkpcap.py" "$work/invite.pcap" --count "$count"
+python3 "$here/mkpcap.py" "$work/invite-b.pcap" --count "$count"
+python3 "$here/mkpcap.py" "$work/auth.pcap" --count "$count" --auth --users 64 \
+	--secret "$secret" --users-file "$work/users.htdigest"
+
+eal=(--no-pci --file-prefix "$prefix")
+vdev1="net_pcap0,rx_pcap=$work/invite.pcap,tx_pcap=/dev/null,infinite_rx=1"
+vdev2="net_pcap0,rx_pcap=$work/invite.pcap,rx_pcap=$work/invite-b.pcap,tx_pcap=/dev/null,tx_pcap=/dev/null,infinite_rx=1"
+lc1="0@0,1@1"          # main on CPU 0, one worker on CPU 1
+lc2="0@0,1@1,2@0"      # a second worker shares CPU 0 with the (sleeping) main lcore
+
+# testpmd LCORES VDEV NQ: forwarded packets per second over $secs
+testpmd_rate() {
+	local fifo=$work/tp.fifo out=$work/tp.out
+	rm -f "$fifo"; mkfifo "$fifo"
+	dpdk-testpmd --lcores "$1" "${eal[@]}" --vdev "$2" -- -i --forward-mode=macswap \
+		--nb-cores="$3" --rxq="$3" --txq="$3" --total-num-mbufs=32768 <"$fifo" >"$out" 2>&1 &
+	local tp=$!
+	{
+		echo "start"; sleep 2
+		echo "show port stats 0"; sleep "$secs"
+		echo "show port stats 0"; echo "stop"; echo "quit"; sleep 2
+	} >"$fifo"
+	wait "$tp" || true
+	awk '/Tx-pps:/ {v=$2} END {print v+0}' "$out"
+}
+
+# sipfp_start LCORES VDEV [--set ...]: start the data plane, wait until ready
+sipfp_start() {
+	local lc=$1 vd=$2; shift 2
+	rm -f "$work/ready"
+	"$dp" --lcores "$lc" "${eal[@]}" --vdev "$vd" -- --addr 10.77.0.2 -r "$work/ready" \
+		--set busy_poll=yes --set nonce_secret=$secret --set mbufs=32767 "$@" \
+		>"$work/dp.log" 2>&1 &
+	dp_pid=$!
+	pids+=("$dp_pid")
+	for _ in $(seq 100); do [ -e "$work/ready" ] && return 0; sleep 0.1; done
+	echo "fastpath.sh: data plane did not start:" >&2; cat "$work/dp.log" >&2; exit 1
+}
+sipfp_stop() {
+	kill "$dp_pid"; wait "$dp_pid" 2>/dev/null || true
+}
+tm() { python3 "$here/telemetry.py" "$prefix" "$@"; }
+
+echo "== testpmd macswap, 1 core" >&2
+tp1=$(testpmd_rate "$lc1" "$vdev1" 1)
+echo "== sipfp 407, 1 worker" >&2
+sipfp_start "$lc1" "$vdev1"
+sleep 1
+s1=$(tm rate /sipfp/stats challenge_407 --secs "$secs" | cut -d= -f2)
+sipfp_stop
+
+echo "== testpmd macswap, 2 cores" >&2
+tp2=$(testpmd_rate "$lc2" "$vdev2" 2)
+echo "== sipfp 407, 2 workers" >&2
+sipfp_start "$lc2" "$vdev2"
+sleep 1
+s2=$(tm rate /sipfp/stats challenge_407 --secs "$secs" | cut -d= -f2)
+sipfp_stop
+
+echo "== sipfp authenticated INVITEs, 1 worker + control process" >&2
+vdeva="net_pcap0,rx_pcap=$work/auth.pcap,tx_pcap=/dev/null,infinite_rx=1"
+sets=(--set algorithms=MD5,SHA-256 --set check_digest_uri=no --set nonce_secret=$secret
+      --set "ctl_socket=$work/ctl.sock" --set "db_path=$work/sipfp.db")
+sipfp_start "$lc1" "$vdeva" "${sets[@]}"
+"$ctl" --proc-type=secondary --lcores 2@0 --no-pci --file-prefix "$prefix" -- \
+	"${sets[@]}" >"$work/ctl.log" 2>&1 &
+ctl_pid=$!
+pids+=("$ctl_pid")
+for _ in $(seq 100); do [ -S "$work/ctl.sock" ] && break; sleep 0.1; done
+SIPFP_SOCKET=$work/ctl.sock "$cli" user import "$work/users.htdigest" >&2
+for _ in $(seq 50); do [ "$(tm /sipfp/info users)" = 64 ] && break; sleep 0.1; done
+sleep 1
+auth=$(tm rate /sipfp/stats auth_ok trying_100 reply_503 auth_fail --secs "$secs")
+huge=$(tm /sipfp/info hugepage_bytes)
+kill "$ctl_pid"; wait "$ctl_pid" 2>/dev/null || true
+sipfp_stop
+a_ok=$(echo "$auth" | awk -F= '/^auth_ok=/ {print $2}')
+a_100=$(echo "$auth" | awk -F= '/^trying_100=/ {print $2}')
+a_503=$(echo "$auth" | awk -F= '/^reply_503=/ {print $2}')
+a_fail=$(echo "$auth" | awk -F= '/^auth_fail=/ {print $2}')
+
+pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b; else print "-" }'; }
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
+echo
+echo "sipfp fast path vs dpdk-testpmd macswap, net_pcap infinite_rx, $count distinct INVITEs, ${secs}s per figure"
+echo "CPU: $cpu, $(nproc) cores; DPDK $(pkg-config --modversion libdpdk 2>/dev/null)"
+printf '%-46s %12s %12s %8s\n' "figure" "sipfp/s" "testpmd/s" "ratio"
+printf '%-46s %12s %12s %8s\n' "407 challenges, 1 worker" "$s1" "$tp1" "$(pct "$s1" "$tp1")"
+printf '%-46s %12s %12s %8s\n' "407 challenges, 2 workers" "$s2" "$tp2" "$(pct "$s2" "$tp2")"
+printf '%-46s %12s %12s %8s\n' "authenticated INVITEs verified, 1 worker" "$a_ok" "$tp1" "$(pct "$a_ok" "$tp1")"
+printf '%-46s %12s\n' "  of which 100 Trying + handed off" "$a_100"
+printf '%-46s %12s\n' "  of which 503 (control ring full)" "$a_503"
+printf '%-46s %12s\n' "  credentials rejected (must be 0)" "$a_fail"
+echo "scaling 1 -> 2 workers: $(pct "$s2" "$s1") of the 1-worker rate"
+echo "hugepage heap in use by the data plane: $((huge / 1048576)) MiB"
