@@ -9,6 +9,8 @@
 #include <rte_ether.h>
 #include <rte_hash.h>
 #include <rte_ip_frag.h>
+
+#include "frag_guard.h"
 #include <rte_mempool.h>
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
@@ -30,6 +32,7 @@ struct dp_worker {
 	struct rte_ring *tx_in;  /* frames from the main lcore to send, SP/SC */
 	struct rte_ip_frag_tbl *frag_tbl;
 	struct rte_ip_frag_death_row death_row;
+	struct sfp_fg *frag_guard;      /* overlap/duplicate checks rte_ip_frag lacks */
 	uint64_t *cnt;           /* state->stats[idx].c */
 	uint32_t nonce_sec;      /* second of the cached nonce */
 	uint32_t nonce_seq;

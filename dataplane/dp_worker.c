@@ -347,7 +347,26 @@ static void process(struct dp_worker *w, struct rte_mbuf *m, struct rte_mbuf **t
 		/* checked here because rte_ip_frag 22.11 does not: the datagram
 		 * may not exceed 65535 bytes, and every fragment but the last
 		 * carries a multiple of 8 bytes (RFC 791) */
-		if (off + plen + ihl > 65535 || (more && (plen == 0 || (plen & 7)))) {
+		if (off + plen + ihl > 65535 || (more && (plen == 0 || (plen & 7))) ||
+		    (off == 0 && plen < sizeof(struct rte_udp_hdr))) {
+			/* the last test: a first fragment too short for the UDP
+			 * header is the "tiny fragment" attack (RFC 1858 3.1) */
+			CNT(w, FRAG_BAD);
+			goto free;
+		}
+		/* ... nor does it reject overlaps or duplicates (RFC 1858 4) */
+		struct sfp_fg_key fk = { ip->src_addr, ip->dst_addr, ip->packet_id, ip->next_proto_id };
+		uint64_t now = dp_now_ms();
+		switch (sfp_fg_check(w->frag_guard, &fk, off, plen, now)) {
+		case SFP_FG_OK:
+			break;
+		case SFP_FG_DUP:
+			CNT(w, FRAG_DUP);
+			goto free;
+		case SFP_FG_FULL:
+			CNT(w, FRAG_TABLE);
+			goto free;
+		default:
 			CNT(w, FRAG_BAD);
 			goto free;
 		}
@@ -360,6 +379,7 @@ static void process(struct dp_worker *w, struct rte_mbuf *m, struct rte_mbuf **t
 		if (!r)
 			return; /* kept for later, or on the death row */
 		CNT(w, FRAG_REASM);
+		sfp_fg_forget(w->frag_guard, &fk, now);
 		m = r;
 		eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
 		ip = (struct rte_ipv4_hdr *)(eth + 1);

@@ -37,7 +37,8 @@
 	_(FRAG_REASM,         "frag_reassembled",      "datagrams reassembled from fragments") \
 	_(FRAG_STEER,         "frag_steered",          "fragments passed to the lcore that owns their datagram") \
 	_(FRAG_STEER_FULL,    "drop_frag_steer_full",  "fragments dropped: owner lcore's ring full") \
-	_(FRAG_BAD,           "drop_frag_malformed",   "fragments dropped: overlapping, tiny or beyond 65535 bytes") \
+	_(FRAG_BAD,           "drop_frag_malformed",   "fragments dropped: overlapping, tiny, too many, or beyond 65535 bytes") \
+	_(FRAG_DUP,           "drop_frag_duplicate",   "fragments dropped: duplicate of one already held") \
 	_(FRAG_TABLE,         "drop_frag_table",       "fragments dropped: reassembly table full or timed out") \
 	_(UDP_BAD,            "drop_udp_malformed",    "UDP dropped: bad length") \
 	_(UDP_CSUM,           "drop_udp_checksum",     "UDP dropped: checksum wrong") \
