@@ -28,7 +28,7 @@ cleanup() {
 	fi
 	pkill -KILL -f "file-prefix sipfpit" 2>/dev/null
 	ip link del sipfpit0 2>/dev/null
-	rm -rf "$run"
+	[ -n "${KEEP:-}" ] || rm -rf "$run"
 }
 trap cleanup EXIT
 
@@ -81,6 +81,16 @@ check "carol authenticates at once" sipp_run uac_auth carol c4r0l
 check "user del carol" "$ctl" user del carol
 check "carol is refused after the delete" sipp_run uac_auth_403 carol c4r0l
 
+# the primary initialised pdump: dpdk-dumpcap (a secondary) captures the port
+timeout 20 dpdk-dumpcap --file-prefix=sipfpit -i 0 -c 2 -q -w "$run/cap.pcapng" >"$run/dumpcap.log" 2>&1 &
+dumpcap_pid=$!
+for _ in $(seq 50); do grep -qi "capturing" "$run/dumpcap.log" && break; sleep 0.1; done
+sleep 0.5
+"$top/tests/integration/sipclient.py" options >/dev/null 2>&1
+wait "$dumpcap_pid"
+check "dpdk-dumpcap captures the port (OPTIONS and its 200)" \
+	sh -c "tshark -r '$run/cap.pcapng' -Y sip 2>/dev/null | grep -q 'OPTIONS' && tshark -r '$run/cap.pcapng' -Y 'sip.Status-Code == 200' 2>/dev/null | grep -q 200"
+
 # control process SIGKILLed: challenges go on, hand-offs get 503; restarted
 # by the launcher, it restores every credential
 kill -STOP "$launcher_pid"   # hold the supervisor while we look at the gap
@@ -100,6 +110,20 @@ sleep 1
 mbuf1=$(stat mbuf_in_use)
 check "no mbuf leaked (in use $mbuf0 -> $mbuf1)" test "$mbuf1" = "$mbuf0"
 check "drops are counted, never silent: rx_packets accounted" test "$(stat rx_packets)" -gt 0
+
+# the data plane SIGKILLed: the launcher restarts both, the control process
+# resyncs the new replica from its store
+dp_old=$(pgrep -f "sipfp-dataplane.*file-prefix sipfpit" | head -1)
+kill -KILL "$dp_old"
+for _ in $(seq 150); do
+	dp_new=$(pgrep -f "sipfp-dataplane.*file-prefix sipfpit" | head -1)
+	[ -n "$dp_new" ] && [ "$dp_new" != "$dp_old" ] && [ "$(stat control_attached 2>/dev/null)" = 1 ] &&
+		[ "$(stat users 2>/dev/null)" = 2 ] && break
+	sleep 0.2
+done
+check "data plane killed: launcher restarted it (pid $dp_old -> ${dp_new:-none})" test -n "$dp_new" -a "$dp_new" != "$dp_old"
+check "after data plane restart: control resynced 2 users" test "$(stat users)" = 2
+check "after data plane restart: alice authenticates" sipp_run uac_auth alice wonderland
 
 kill -TERM "$launcher_pid"
 for _ in $(seq 100); do kill -0 "$launcher_pid" 2>/dev/null || break; sleep 0.1; done
