@@ -195,7 +195,7 @@ static void sip_send(const struct sfp_sip_meta *to, uint16_t dst_port, const cha
 	memset(&mt, 0, sizeof(mt));
 	mt.dst_ip = to->src_ip;
 	mt.dst_port = dst_port;
-	memcpy(mt.mac, to->mac, 6);
+	/* no MAC: the data plane resolves the next hop (ARP, gateway) */
 	unsigned nseg = sfp_ring_pack(msgs, SFP_OP_SIP_TX, &mt, p, len);
 	if (nseg && rte_ring_enqueue_bulk_elem(C.from_ctl, msgs, SFP_MSG_SIZE, nseg, NULL) == nseg)
 		cnt.tx_msgs++;

@@ -10,6 +10,7 @@
 #include <rte_hash.h>
 #include <rte_ip_frag.h>
 
+#include "arp_cache.h"
 #include "frag_guard.h"
 #include <rte_mempool.h>
 #include <rte_rcu_qsbr.h>
@@ -44,6 +45,13 @@ struct dp_worker {
 	uint8_t key[SFP_USER_MAX];
 };
 
+/* what a worker saw in an ARP packet, for the main lcore's cache */
+struct dp_arp_news {
+	uint32_t ip;
+	uint8_t mac[6];
+	uint16_t rsvd;
+};
+
 struct dp {
 	struct sfp_config cfg;
 	struct sfp_logic_cfg lcfg;
@@ -51,6 +59,9 @@ struct dp {
 	struct rte_ether_addr mac;
 	uint32_t addr;           /* network byte order */
 	uint32_t netmask;        /* network byte order */
+	uint32_t gateway;        /* network byte order, 0: none */
+	struct sfp_arp *arp;     /* neighbours; main lcore only */
+	struct rte_ring *arp_learn; /* workers -> main lcore: struct dp_arp_news, MP/SC */
 	bool tx_ip_cksum, tx_udp_cksum; /* offloads */
 	struct rte_mempool *mp;
 	struct rte_ring *to_ctl, *from_ctl;

@@ -27,6 +27,7 @@
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_log.h>
+#include <rte_arp.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_memzone.h>
@@ -162,6 +163,14 @@ static void build_logic_cfg(void)
 	if (c->prefix_len > 32)
 		die("prefix_len %u is not 0..32", c->prefix_len);
 	g_dp.netmask = c->prefix_len ? htonl(~0u << (32 - c->prefix_len)) : 0;
+	g_dp.gateway = 0;
+	if (c->gateway[0]) {
+		if (inet_pton(AF_INET, c->gateway, &a) != 1)
+			die("gateway '%s' is not an IPv4 address", c->gateway);
+		if ((a.s_addr & g_dp.netmask) != (g_dp.addr & g_dp.netmask))
+			die("gateway %s is not on our subnet %s/%u", c->gateway, c->addr, c->prefix_len);
+		g_dp.gateway = a.s_addr;
+	}
 	if (!c->sip_port || c->sip_port > 65535)
 		die("sip_port %u is not 1..65535", c->sip_port);
 	if (!c->realm[0] || strchr(c->realm, '"') || strchr(c->realm, '\\'))
@@ -345,8 +354,12 @@ static void objects_init(void)
 					   sock, RING_F_SC_DEQ);
 	g_dp.from_ctl = rte_ring_create_elem(SFP_RING_FROM_CTL, SFP_MSG_SIZE, g_dp.cfg.ring_size,
 					     sock, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	if (!g_dp.to_ctl || !g_dp.from_ctl)
+	g_dp.arp_learn = rte_ring_create_elem("sipfp_arp_learn", sizeof(struct dp_arp_news), 1024,
+					      sock, RING_F_SC_DEQ);
+	g_dp.arp = rte_zmalloc_socket("sipfp_arp", sizeof(*g_dp.arp), 64, sock);
+	if (!g_dp.to_ctl || !g_dp.from_ctl || !g_dp.arp_learn || !g_dp.arp)
 		die("rings: %s", rte_strerror(rte_errno));
+	sfp_arp_init(g_dp.arp, g_dp.addr, (uint8_t)g_dp.cfg.prefix_len, g_dp.gateway);
 }
 
 static void workers_init(void)
@@ -397,24 +410,121 @@ static void workers_init(void)
 
 /* ---- the main lcore -------------------------------------------------------------- */
 
-static void ctl_send(struct dp_worker *mw, const struct sfp_sip_meta *mt, const char *payload)
+/* frames for the main lcore go out through worker 0's queue: TX queues are per lcore */
+static void main_tx(struct dp_worker *mw, struct rte_mbuf **tx, unsigned n)
 {
-	struct rte_mbuf *tx[64];
-	unsigned n = 0;
-	struct rte_ether_addr dst;
-
-	memcpy(dst.addr_bytes, mt->mac, 6);
-	if (rte_is_zero_ether_addr(&dst) ||
-	    dp_udp_frames(mw, &dst, mt->dst_ip, mt->dst_port, payload, mt->total_len, tx, &n, 64)) {
-		mw->cnt[SFP_CNT_CTL_TX_DROP]++;
-		return;
-	}
-	/* the frames go out through worker 0's queue: TX queues are per lcore */
 	unsigned sent = rte_ring_enqueue_burst(g_dp.workers[0].tx_in, (void **)tx, n, NULL);
 	mw->cnt[SFP_CNT_CTL_TX] += sent;
 	if (sent < n) {
 		mw->cnt[SFP_CNT_CTL_TX_DROP] += n - sent;
 		rte_pktmbuf_free_bulk(tx + sent, n - sent);
+	}
+}
+
+/* RFC 826: who has nh?  Tell our address. */
+static void arp_ask(void *ctx, uint32_t nh)
+{
+	struct dp_worker *mw = ctx;
+	struct rte_mbuf *m = rte_pktmbuf_alloc(g_dp.mp);
+	if (!m) {
+		mw->cnt[SFP_CNT_NO_MBUF]++;
+		return;
+	}
+	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)rte_pktmbuf_append(m,
+		sizeof(*eth) + sizeof(struct rte_arp_hdr));
+	struct rte_arp_hdr *a = (struct rte_arp_hdr *)(eth + 1);
+	memset(eth->dst_addr.addr_bytes, 0xff, 6);
+	rte_ether_addr_copy(&g_dp.mac, &eth->src_addr);
+	eth->ether_type = htons(RTE_ETHER_TYPE_ARP);
+	a->arp_hardware = htons(RTE_ARP_HRD_ETHER);
+	a->arp_protocol = htons(RTE_ETHER_TYPE_IPV4);
+	a->arp_hlen = 6;
+	a->arp_plen = 4;
+	a->arp_opcode = htons(RTE_ARP_OP_REQUEST);
+	rte_ether_addr_copy(&g_dp.mac, &a->arp_data.arp_sha);
+	a->arp_data.arp_sip = g_dp.addr;
+	memset(&a->arp_data.arp_tha, 0, 6);
+	a->arp_data.arp_tip = nh;
+	mw->cnt[SFP_CNT_ARP_REQUEST]++;
+	main_tx(mw, &m, 1);
+}
+
+static void arp_drop(void *ctx, void *frame)
+{
+	struct dp_worker *mw = ctx;
+	mw->cnt[SFP_CNT_ARP_UNRESOLVED]++;
+	rte_pktmbuf_free(frame);
+}
+
+static void arp_send(void *ctx, void *frame, const uint8_t mac[6])
+{
+	struct rte_mbuf *m = frame;
+	memcpy(rte_pktmbuf_mtod(m, struct rte_ether_hdr *)->dst_addr.addr_bytes, mac, 6);
+	main_tx(ctx, &m, 1);
+}
+
+/* what the workers learned; frames waiting for those neighbours go out */
+static void arp_poll(struct dp_worker *mw, uint64_t now)
+{
+	struct dp_arp_news nw[32];
+	unsigned n = rte_ring_dequeue_burst_elem(g_dp.arp_learn, nw, sizeof(nw[0]), 32, NULL);
+	for (unsigned i = 0; i < n; i++) {
+		sfp_arp_learn(g_dp.arp, nw[i].ip, nw[i].mac, now);
+		const uint8_t *mac = sfp_arp_lookup(g_dp.arp, nw[i].ip, now);
+		if (mac) {
+			mw->cnt[SFP_CNT_ARP_LEARNED]++;
+			if (g_dp.arp->n_pending)
+				sfp_arp_release(g_dp.arp, nw[i].ip, mac, arp_send, mw);
+		}
+	}
+	sfp_arp_tick(g_dp.arp, now, arp_ask, arp_drop, mw);
+}
+
+static void ctl_send(struct dp_worker *mw, const struct sfp_sip_meta *mt, const char *payload)
+{
+	static const struct rte_ether_addr none;
+	struct rte_mbuf *tx[64];
+	unsigned n = 0;
+	struct rte_ether_addr dst;
+	const uint8_t *mac = NULL;
+	uint64_t now = dp_now_ms();
+
+	/* a MAC from the control process (the one a request came from) is
+	 * used as is; otherwise the next hop is resolved here */
+	memcpy(dst.addr_bytes, mt->mac, 6);
+	uint32_t nh = 0;
+	if (rte_is_zero_ether_addr(&dst)) {
+		nh = sfp_arp_next_hop(g_dp.arp, mt->dst_ip);
+		if (!nh) {
+			mw->cnt[SFP_CNT_NO_ROUTE]++;
+			return;
+		}
+		mac = sfp_arp_lookup(g_dp.arp, nh, now);
+		if (mac)
+			memcpy(dst.addr_bytes, mac, 6);
+	}
+	if (dp_udp_frames(mw, mac || nh == 0 ? &dst : &none, mt->dst_ip, mt->dst_port, payload,
+			  mt->total_len, tx, &n, 64)) {
+		mw->cnt[SFP_CNT_CTL_TX_DROP]++;
+		return;
+	}
+	if (nh == 0 || mac) {
+		main_tx(mw, tx, n);
+		return;
+	}
+	/* RFC 1122 2.3.2.2: keep what waits for a resolution, bounded */
+	for (unsigned i = 0; i < n; i++) {
+		switch (sfp_arp_park(g_dp.arp, nh, tx[i], now)) {
+		case SFP_ARPQ_QUEUED_ASK:
+			arp_ask(mw, nh);
+			break;
+		case SFP_ARPQ_QUEUED:
+			break;
+		case SFP_ARPQ_FULL:
+			mw->cnt[SFP_CNT_ARP_QUEUE_FULL]++;
+			rte_pktmbuf_free(tx[i]);
+			break;
+		}
 	}
 }
 
@@ -485,8 +595,9 @@ static void main_loop(void)
 	struct dp_worker *mw = &g_dp.workers[g_dp.n_workers];
 	uint64_t last = 0;
 	while (!g_dp.quit) {
-		unsigned before = rte_ring_count(g_dp.from_ctl);
+		unsigned before = rte_ring_count(g_dp.from_ctl) + rte_ring_count(g_dp.arp_learn);
 		poll_ctl_ring(mw);
+		arp_poll(mw, dp_now_ms());
 		/* wall clock: the control process compares heartbeats with its own */
 		uint64_t now = wall_ms();
 		if (now - last >= 50) {

@@ -244,8 +244,16 @@ static bool handle_arp(struct dp_worker *w, struct rte_mbuf *m, struct rte_ether
 	}
 	struct rte_arp_hdr *a = (struct rte_arp_hdr *)(eth + 1);
 	if (a->arp_hardware != htons(RTE_ARP_HRD_ETHER) || a->arp_protocol != htons(RTE_ETHER_TYPE_IPV4) ||
-	    a->arp_hlen != 6 || a->arp_plen != 4 || a->arp_opcode != htons(RTE_ARP_OP_REQUEST) ||
-	    a->arp_data.arp_tip != g_dp.addr || *ntx >= TX_CAP) {
+	    a->arp_hlen != 6 || a->arp_plen != 4 || a->arp_data.arp_tip != g_dp.addr) {
+		CNT(w, ARP_OTHER);
+		return false;
+	}
+	/* RFC 826 merge: whoever asks for us or answers us is a neighbour the
+	 * main lcore may need (it never blocks us: a full ring loses news) */
+	struct dp_arp_news nw = { .ip = a->arp_data.arp_sip };
+	memcpy(nw.mac, a->arp_data.arp_sha.addr_bytes, 6);
+	rte_ring_enqueue_elem(g_dp.arp_learn, &nw, sizeof(nw));
+	if (a->arp_opcode != htons(RTE_ARP_OP_REQUEST) || *ntx >= TX_CAP) {
 		CNT(w, ARP_OTHER);
 		return false;
 	}

@@ -27,6 +27,11 @@
 	_(ETH_OTHER,          "drop_ethertype",        "frames dropped: not IPv4 or ARP") \
 	_(ETH_NOT_US,         "drop_not_for_us",       "frames dropped: other MAC or IP destination") \
 	_(ARP_REPLY,          "arp_replies",           "ARP requests for our address answered") \
+	_(ARP_REQUEST,        "arp_requests",          "ARP requests sent to resolve a next hop") \
+	_(ARP_LEARNED,        "arp_learned",           "neighbours learned or refreshed from ARP") \
+	_(ARP_UNRESOLVED,     "drop_arp_unresolved",   "frames dropped: next hop did not answer ARP") \
+	_(ARP_QUEUE_FULL,     "drop_arp_queue_full",   "frames dropped: too many waiting for ARP") \
+	_(NO_ROUTE,           "drop_no_route",         "frames dropped: destination off-subnet and no gateway") \
 	_(ARP_OTHER,          "drop_arp_other",        "ARP frames dropped: not a request for us") \
 	_(IP_BAD,             "drop_ip_malformed",     "IPv4 dropped: bad version, header or length") \
 	_(IP_CSUM,            "drop_ip_checksum",      "IPv4 dropped: header checksum wrong") \

@@ -81,6 +81,15 @@ check "carol authenticates at once" sipp_run uac_auth carol c4r0l
 check "user del carol" "$ctl" user del carol
 check "carol is refused after the delete" sipp_run uac_auth_403 carol c4r0l
 
+# the control process sends without a MAC: the data plane resolves the next
+# hop.  A second kernel address it has never heard of makes it ask (ARP).
+ip addr add 10.77.0.3/24 dev sipfpit0
+arp0=$(stat arp_requests)
+check "control reply to an unknown neighbour: ARP request, then the 480 arrives" \
+	env SIPFP_HOST=10.77.0.3 "$top/tests/integration/sipclient.py" auth alice wonderland MD5 100 480
+check "ARP request sent and answer learned" sh -c "[ $(stat arp_requests) -gt $arp0 ] && [ $(stat arp_learned) -ge 1 ]"
+ip addr del 10.77.0.3/24 dev sipfpit0
+
 # the primary initialised pdump: dpdk-dumpcap (a secondary) captures the port
 timeout 20 dpdk-dumpcap --file-prefix=sipfpit -i 0 -c 2 -q -w "$run/cap.pcapng" >"$run/dumpcap.log" 2>&1 &
 dumpcap_pid=$!
