@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 deps=(meson ninja-build pkg-config gcc libc6-dev libdpdk-dev dpdk dpdk-dev libssl-dev
-      libcmocka-dev libsqlite3-dev sqlite3 sip-tester iproute2 python3 procps)
+      libcmocka-dev libsqlite3-dev sqlite3 sip-tester tshark iproute2 python3 procps)
 
 install_deps() {
 	[ "$(id -u)" = 0 ] || { echo "sipfp.sh: run as root (apt, hugepages, TAP)" >&2; exit 1; }

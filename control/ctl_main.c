@@ -35,6 +35,7 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
+#include "proxy.h"
 #include "ring_msg.h"
 #include "sip_logic.h"
 #include "sipfp/cli_proto.h"
@@ -65,15 +66,6 @@ static struct {
 #undef F
 } cnt;
 
-struct binding {
-	char aor[SFP_USER_MAX];
-	char contact[256];
-	uint32_t ip;
-	uint16_t port;
-	uint64_t expires_ms;
-};
-
-#define MAX_BINDINGS 4096
 
 static struct {
 	struct sfp_config cfg;
@@ -84,8 +76,6 @@ static struct {
 	int lfd;
 	uint32_t gen;
 	struct sfp_logic_cfg lcfg;     /* for reply building: tags, realm */
-	struct binding bind[MAX_BINDINGS];
-	unsigned n_bind;
 	volatile bool quit;
 	char *rxbuf;
 } C;
@@ -220,50 +210,24 @@ static void respond(const struct sfp_sip_meta *mt, const struct sfp_sip *m, uint
 	sip_send(mt, port, out, (uint32_t)n);
 }
 
-static unsigned expires_of(const struct sfp_sip *m)
+/* the proxy's way out: a payload to ip:port through the data plane */
+static void px_send(uint32_t ip, uint16_t port, const char *p, uint32_t len)
 {
-	unsigned e = 3600;
-	if (m->expires.p) {
-		char b[16];
-		size_t n = m->expires.n < 15 ? m->expires.n : 15;
-		memcpy(b, m->expires.p, n);
-		b[n] = '\0';
-		e = (unsigned)strtoul(b, NULL, 10);
-	}
-	return e > 86400 ? 86400 : e;
+	struct sfp_sip_meta to;
+	memset(&to, 0, sizeof(to));
+	to.src_ip = ip;
+	sip_send(&to, port, p, len);
 }
 
-static void do_register(const struct sfp_sip_meta *mt, const struct sfp_sip *m)
+static void px_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void px_log(const char *fmt, ...)
 {
-	char extra[512];
-	unsigned exp = expires_of(m);
-	struct binding *b = NULL;
-	for (unsigned i = 0; i < C.n_bind; i++)
-		if (!strncmp(C.bind[i].aor, mt->user, SFP_USER_MAX))
-			b = &C.bind[i];
-	if (exp == 0 || !m->contact.p) {
-		if (b)
-			*b = C.bind[--C.n_bind];
-		respond(mt, m, 200, "OK", NULL);
-		LOG("REGISTER %.*s: bindings removed", SFP_USER_MAX, mt->user);
-		return;
-	}
-	if (!b && C.n_bind < MAX_BINDINGS)
-		b = &C.bind[C.n_bind++];
-	if (!b) {
-		respond(mt, m, 503, "Service Unavailable", "Retry-After: 60\r\n");
-		return;
-	}
-	snprintf(b->aor, sizeof(b->aor), "%.*s", SFP_USER_MAX - 1, mt->user);
-	snprintf(b->contact, sizeof(b->contact), "%.*s", (int)m->contact.n, m->contact.p);
-	b->ip = mt->src_ip;
-	b->port = mt->src_port;
-	b->expires_ms = now_ms() + exp * 1000ull;
-	snprintf(extra, sizeof(extra), "Contact: %.200s;expires=%u\r\n", b->contact, exp);
-	respond(mt, m, 200, "OK", extra);
-	char ip[INET_ADDRSTRLEN];
-	inet_ntop(AF_INET, &mt->src_ip, ip, sizeof(ip));
-	LOG("REGISTER %s from %s:%u: %s for %u s", b->aor, ip, mt->src_port, b->contact, exp);
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "sipfp-control: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n");
+	va_end(ap);
 }
 
 static void handle_sip(const struct sfp_sip_meta *mt, const char *p, uint32_t len)
@@ -274,28 +238,11 @@ static void handle_sip(const struct sfp_sip_meta *mt, const char *p, uint32_t le
 		cnt.rx_bad++;
 		return;
 	}
-	if (!m.request) {
+	if (m.request)
+		cnt.rx_other++;
+	else
 		cnt.rx_responses++;
-		return; /* no client transactions yet: nothing to match */
-	}
-	bool auth = mt->flags & SFP_RXF_AUTH_OK;
-	if (m.method == SFP_M_REGISTER && auth) {
-		cnt.rx_register++;
-		do_register(mt, &m);
-	} else if (m.method == SFP_M_INVITE && auth && !(mt->flags & SFP_RXF_IN_DIALOG)) {
-		cnt.rx_invite++;
-		LOG("INVITE from %.*s to %.*s: call routing is not in this version, 480",
-		    SFP_USER_MAX, mt->user, (int)m.ruri.n, m.ruri.p);
-		respond(mt, &m, 480, "Temporarily Unavailable", NULL);
-	} else if (m.method == SFP_M_ACK) {
-		cnt.rx_other++;
-	} else if (mt->flags & SFP_RXF_IN_DIALOG || m.method == SFP_M_CANCEL) {
-		cnt.rx_other++;
-		respond(mt, &m, 481, "Call/Transaction Does Not Exist", NULL);
-	} else {
-		cnt.rx_other++;
-		respond(mt, &m, 501, "Not Implemented", NULL);
-	}
+	px_rx(mt, p, len, &m);
 }
 
 static void poll_rx(void)
@@ -481,10 +428,18 @@ static void stats(struct out *o)
 		(unsigned long)st->hugepage_bytes);
 	oprintf(o, "ring_to_control\t%u\nring_from_control\t%u\n", rte_ring_count(C.to_ctl),
 		rte_ring_count(C.from_ctl));
-	oprintf(o, "registrations\t%u\n", C.n_bind);
+	oprintf(o, "registrations\t%u\ndialogs_active\t%u\n", px_registrations(), px_dialogs());
+#define PXP(n, h) oprintf(o, "%s\t%lu\n", #n, (unsigned long)px_cnt.n);
+	PX_COUNTERS(PXP)
+#undef PXP
 #define P(n, h) oprintf(o, "ctl_%s\t%lu\n", #n, (unsigned long)cnt.n);
 	CTL_COUNTERS(P)
 #undef P
+}
+
+static void out_row(void *ctx, const char *line)
+{
+	oprintf(ctx, "%s\n", line);
 }
 
 static int command(char **w, int nw, char *payload, struct out *o, char *err, size_t errlen)
@@ -561,18 +516,16 @@ static int command(char **w, int nw, char *payload, struct out *o, char *err, si
 		return 0;
 	}
 	if (nw == 2 && !strcmp(w[0], "reg") && !strcmp(w[1], "list")) {
-		uint64_t now = now_ms();
 		oprintf(o, "aor\tcontact\tsource\texpires_in\n");
-		for (unsigned i = 0; i < C.n_bind; i++) {
-			char ip[INET_ADDRSTRLEN];
-			inet_ntop(AF_INET, &C.bind[i].ip, ip, sizeof(ip));
-			uint64_t left = C.bind[i].expires_ms > now ? (C.bind[i].expires_ms - now) / 1000 : 0;
-			oprintf(o, "%s\t%s\t%s:%u\t%lu\n", C.bind[i].aor, C.bind[i].contact, ip,
-				C.bind[i].port, (unsigned long)left);
-		}
+		px_reg_list(out_row, o, now_ms());
 		return 0;
 	}
-	snprintf(err, errlen, "unknown command (try: user add|del|list|import, stats, config show, reg list)");
+	if (nw == 2 && !strcmp(w[0], "dialog") && !strcmp(w[1], "list")) {
+		oprintf(o, "state\tcaller\tcallee\tcall_id\tage\n");
+		px_dialog_list(out_row, o, now_ms());
+		return 0;
+	}
+	snprintf(err, errlen, "unknown command (try: user add|del|list|import, stats, config show, reg list, dialog list)");
 	return -1;
 }
 
@@ -754,6 +707,22 @@ int main(int argc, char **argv)
 	C.db = store_open(C.cfg.db_path, err, sizeof(err));
 	if (!C.db)
 		die("store: %s", err);
+	snprintf(C.lcfg.addr, sizeof(C.lcfg.addr), "%.63s", C.cfg.addr);
+	snprintf(C.lcfg.domain, sizeof(C.lcfg.domain), "%s", C.cfg.domain);
+	C.lcfg.sip_port = (uint16_t)C.cfg.sip_port;
+	struct in_addr ia;
+	if (inet_pton(AF_INET, C.cfg.addr, &ia) != 1)
+		die("addr '%s' is not an IPv4 address", C.cfg.addr);
+	struct px_env pe = {
+		.send = px_send, .respond = respond, .log = px_log, .db = C.db, .lcfg = &C.lcfg,
+		.addr = ia.s_addr, .t1_ms = C.cfg.t1_ms ? C.cfg.t1_ms : 500,
+		.timer_c_ms = C.cfg.timer_c_s * 1000, .dialog_max_ms = C.cfg.dialog_max_s * 1000,
+		.reg_min = C.cfg.reg_min_expires, .reg_max = C.cfg.reg_max_expires,
+		.reg_default = C.cfg.reg_default_expires,
+	};
+	if (px_init(&pe))
+		die("store: cannot load registrations and dialogs: %s", store_error(C.db));
+	LOG("%u registrations and %u dialogs restored from the store", px_registrations(), px_dialogs());
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
@@ -779,13 +748,8 @@ int main(int argc, char **argv)
 				rc = 3;
 				break;
 			}
-			/* expire in-memory bindings */
-			for (unsigned i = 0; i < C.n_bind;)
-				if (C.bind[i].expires_ms <= now)
-					C.bind[i] = C.bind[--C.n_bind];
-				else
-					i++;
 		}
+		px_tick(now);
 		unsigned pending = rte_ring_count(C.to_ctl);
 		poll_rx();
 		struct pollfd pfd = { C.lfd, POLLIN, 0 };

@@ -19,7 +19,17 @@ static const char schema[] =
 	"  ha1_md5 TEXT,"      /* hex, NULL when unknown */
 	"  ha1_sha256 TEXT,"   /* hex, NULL when unknown (htdigest imports) */
 	"  updated INTEGER NOT NULL DEFAULT (strftime('%s','now')));"
-	"CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);";
+	"CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+	/* RFC 3261 10.3: bindings per address-of-record, with where the
+	 * REGISTER came from on the wire (RFC 3581: reach it there) */
+	"CREATE TABLE IF NOT EXISTS bindings ("
+	"  aor TEXT NOT NULL, contact TEXT NOT NULL, ip INTEGER NOT NULL, port INTEGER NOT NULL,"
+	"  expires_ms INTEGER NOT NULL, call_id TEXT NOT NULL, cseq INTEGER NOT NULL,"
+	"  PRIMARY KEY (aor, contact));"
+	"CREATE TABLE IF NOT EXISTS dialogs ("
+	"  call_id TEXT NOT NULL, from_tag TEXT NOT NULL, to_tag TEXT NOT NULL,"
+	"  caller TEXT NOT NULL, callee TEXT NOT NULL, state INTEGER NOT NULL,"
+	"  created_ms INTEGER NOT NULL, PRIMARY KEY (call_id, from_tag, to_tag));";
 
 struct store *store_open(const char *path, char *err, size_t errlen)
 {
@@ -159,4 +169,137 @@ uint32_t store_next_gen(struct store *s)
 		sqlite3_finalize(st);
 	}
 	return g ? g : 1;
+}
+
+/* ---- bindings and dialogs --------------------------------------------------- */
+
+static int step_done(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_binding_put(struct store *s, const struct store_binding *b)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db,
+			       "INSERT OR REPLACE INTO bindings VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+			       -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, b->aor, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, b->contact, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 3, b->ip);
+	sqlite3_bind_int64(st, 4, b->port);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)b->expires_ms);
+	sqlite3_bind_text(st, 6, b->call_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 7, b->cseq);
+	return step_done(st);
+}
+
+int store_binding_del(struct store *s, const char *aor, const char *contact)
+{
+	sqlite3_stmt *st;
+	const char *sql = contact ? "DELETE FROM bindings WHERE aor = ?1 AND contact = ?2"
+				  : "DELETE FROM bindings WHERE aor = ?1";
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, aor, -1, SQLITE_TRANSIENT);
+	if (contact)
+		sqlite3_bind_text(st, 2, contact, -1, SQLITE_TRANSIENT);
+	return step_done(st);
+}
+
+static void cpy(char *d, size_t n, const unsigned char *s)
+{
+	snprintf(d, n, "%s", s ? (const char *)s : "");
+}
+
+int store_binding_each(struct store *s, store_binding_cb cb, void *ctx)
+{
+	sqlite3_stmt *st;
+	int rc;
+	if (sqlite3_prepare_v2(s->db, "SELECT aor, contact, ip, port, expires_ms, call_id, cseq "
+				      "FROM bindings ORDER BY aor, contact", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_binding b;
+		cpy(b.aor, sizeof(b.aor), sqlite3_column_text(st, 0));
+		cpy(b.contact, sizeof(b.contact), sqlite3_column_text(st, 1));
+		b.ip = (uint32_t)sqlite3_column_int64(st, 2);
+		b.port = (uint16_t)sqlite3_column_int64(st, 3);
+		b.expires_ms = (uint64_t)sqlite3_column_int64(st, 4);
+		cpy(b.call_id, sizeof(b.call_id), sqlite3_column_text(st, 5));
+		b.cseq = (uint32_t)sqlite3_column_int64(st, 6);
+		if (cb(ctx, &b)) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_dialog_put(struct store *s, const struct store_dialog *d)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO dialogs VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+			       -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, d->call_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, d->from_tag, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, d->to_tag, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 4, d->caller, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 5, d->callee, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 6, d->state);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)d->created_ms);
+	return step_done(st);
+}
+
+int store_dialog_del(struct store *s, const struct store_dialog *d)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "DELETE FROM dialogs WHERE call_id = ?1 AND from_tag = ?2 "
+				      "AND to_tag = ?3", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, d->call_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, d->from_tag, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, d->to_tag, -1, SQLITE_TRANSIENT);
+	return step_done(st);
+}
+
+int store_dialog_each(struct store *s, store_dialog_cb cb, void *ctx)
+{
+	sqlite3_stmt *st;
+	int rc;
+	if (sqlite3_prepare_v2(s->db, "SELECT call_id, from_tag, to_tag, caller, callee, state, "
+				      "created_ms FROM dialogs", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_dialog d;
+		cpy(d.call_id, sizeof(d.call_id), sqlite3_column_text(st, 0));
+		cpy(d.from_tag, sizeof(d.from_tag), sqlite3_column_text(st, 1));
+		cpy(d.to_tag, sizeof(d.to_tag), sqlite3_column_text(st, 2));
+		cpy(d.caller, sizeof(d.caller), sqlite3_column_text(st, 3));
+		cpy(d.callee, sizeof(d.callee), sqlite3_column_text(st, 4));
+		d.state = sqlite3_column_int(st, 5);
+		d.created_ms = (uint64_t)sqlite3_column_int64(st, 6);
+		if (cb(ctx, &d)) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_user_exists(struct store *s, const char *user)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM users WHERE name = ?1", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, user, -1, SQLITE_TRANSIENT);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }

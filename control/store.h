@@ -33,4 +33,36 @@ long store_user_count(struct store *s);
 /* a new resync generation, persisted so it only grows */
 uint32_t store_next_gen(struct store *s);
 
+/* 1 exists, 0 not, -1 error */
+int store_user_exists(struct store *s, const char *user);
+
+struct store_binding {
+	char aor[64];
+	char contact[256];   /* the Contact URI, without < > */
+	uint32_t ip;         /* where the REGISTER came from, network byte order */
+	uint16_t port;
+	uint64_t expires_ms; /* wall clock */
+	char call_id[128];
+	uint32_t cseq;
+};
+int store_binding_put(struct store *s, const struct store_binding *b);
+/* contact NULL: every binding of aor */
+int store_binding_del(struct store *s, const char *aor, const char *contact);
+typedef int (*store_binding_cb)(void *ctx, const struct store_binding *b);
+int store_binding_each(struct store *s, store_binding_cb cb, void *ctx);
+
+struct store_dialog {
+	char call_id[128];
+	char from_tag[64];
+	char to_tag[64];
+	char caller[64];
+	char callee[64];
+	int state;           /* enum px_dialog_state */
+	uint64_t created_ms;
+};
+int store_dialog_put(struct store *s, const struct store_dialog *d);
+int store_dialog_del(struct store *s, const struct store_dialog *d);
+typedef int (*store_dialog_cb)(void *ctx, const struct store_dialog *d);
+int store_dialog_each(struct store *s, store_dialog_cb cb, void *ctx);
+
 #endif

@@ -43,6 +43,12 @@
 	_(frag_timeout_ms,   U32,  "2000",       "reassembly timeout") \
 	_(cred_capacity,     U32,  "131072",     "users the data plane replica can hold") \
 	_(ctl_timeout_ms,    U32,  "1500",       "control process counts as gone after this heartbeat silence") \
+	_(t1_ms,             U32,  "500",        "SIP timer T1 (RFC 3261 17): INVITE retransmissions, timer B = 64*T1") \
+	_(timer_c_s,         U32,  "180",        "a call ringing this long without an answer gets CANCEL and 408 (16.6)") \
+	_(dialog_max_s,      U32,  "7200",       "a dialog is forgotten after this long (its BYE was lost)") \
+	_(reg_min_expires,   U32,  "60",         "shortest registration accepted; shorter gets 423 (RFC 3261 10.3)") \
+	_(reg_max_expires,   U32,  "86400",      "longest registration granted") \
+	_(reg_default_expires, U32, "3600",      "registration time when the REGISTER names none") \
 	_(ctl_socket,        STR,  "/run/sipfp/sipfpctl.sock", "Unix socket of sipfp-control for sipfpctl") \
 	_(db_path,           STR,  "/var/lib/sipfp/sipfp.db",  "SQLite store of sipfp-control")
 

@@ -78,12 +78,13 @@ def make_nonce(ts):
 
 def main():
     check, args = sys.argv[1], sys.argv[2:]
-    ruri = f"sip:1000@{SERVER[0]}"
+    ruri = f"sip:{os.environ.get('SIPFP_CALLEE', '1000')}@{SERVER[0]}"
     c = Client()
     if check == "auth":          # auth USER PW ALG EXPECT...: statuses after an authenticated INVITE
         user, pw, alg, want = args[0], args[1], args[2], [int(x) for x in args[3:]]
         nonce = challenge(c, ruri, alg)
         c.request("INVITE", 2, ruri, authz(user, pw, nonce, ruri, alg))
+        c.s.settimeout(float(os.environ.get("SIPFP_WAIT", "3")))
         got = [status(r) for r in c.replies(len(want))]
         assert got == want, (got, want)
         if 480 in got or 403 in got or 503 in got:

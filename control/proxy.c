@@ -1,0 +1,1141 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Registrar, record-routing proxy and dialogs (see proxy.h).
+ *
+ * Routing follows RFC 3261 16: the authenticated INVITE is forwarded to the
+ * callee's registered contact with our Via on top, a Record-Route, one hop
+ * less in Max-Forwards and our own Proxy-Authorization removed (22.3).
+ * Responses go back by Via (16.7, 18.2.2), which needs no state; the INVITE
+ * client transaction (17.1.1) is kept only for what does: timer A/B/C, the
+ * hop-by-hop ACK to an error response, CANCEL (16.10), and absorbing
+ * retransmissions.  In-dialog requests follow Route (loose routing, 16.12)
+ * and get a branch derived from theirs, so a retransmission is forwarded
+ * with the same branch, as a stateless proxy must (16.11).
+ */
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proxy.h"
+#include "sip_auth.h"
+
+struct px_counters px_cnt;
+static struct px_env E;
+
+#define BRANCH_MAGIC "z9hG4bK"     /* RFC 3261 8.1.1.7 */
+#define OUR_BRANCH   "z9hG4bKsfp"
+#define MSG_MAX      SFP_SIP_MAX
+
+/* ---- small helpers -------------------------------------------------------------- */
+
+struct wb {
+	char *p;
+	size_t n, cap;
+	bool full;
+};
+
+static void put(struct wb *w, const char *s, size_t n)
+{
+	if (w->full || n > w->cap - w->n) {
+		w->full = true;
+		return;
+	}
+	memcpy(w->p + w->n, s, n);
+	w->n += n;
+}
+static void puts_(struct wb *w, const char *s) { put(w, s, strlen(s)); }
+static void putstr(struct wb *w, struct sfp_str s) { put(w, s.p, s.n); }
+static void putf(struct wb *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void putf(struct wb *w, const char *fmt, ...)
+{
+	char b[512];
+	va_list ap;
+	va_start(ap, fmt);
+	int r = vsnprintf(b, sizeof(b), fmt, ap);
+	va_end(ap);
+	if (r < 0 || (size_t)r >= sizeof(b))
+		w->full = true;
+	else
+		put(w, b, (size_t)r);
+}
+
+static void cstr(char *d, size_t cap, struct sfp_str s)
+{
+	size_t n = s.n < cap - 1 ? s.n : cap - 1;
+	memcpy(d, s.p, n);
+	d[n] = '\0';
+}
+
+static bool str_is(struct sfp_str s, const char *c)
+{
+	return s.n == strlen(c) && !memcmp(s.p, c, s.n);
+}
+
+static char lower(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c | 0x20) : c; }
+
+static bool name_is(struct sfp_str n, const char *full, char compact)
+{
+	if (compact && n.n == 1 && lower(n.p[0]) == compact)
+		return true;
+	return sfp_str_ieq(n, full);
+}
+
+/* one raw header field: name, and the whole field with continuation lines */
+struct rawh {
+	struct sfp_str name;
+	const char *start, *end; /* end: after the CRLF of the last line */
+	struct sfp_str value;
+};
+
+/* iterate header fields of p[0..len): *off starts after the start line */
+static bool hdr_next(const char *p, size_t len, size_t *off, struct rawh *h)
+{
+	size_t i = *off;
+	if (i >= len || p[i] == '\r' || p[i] == '\n')
+		return false;
+	size_t e = i;
+	for (;;) {
+		const char *lf = memchr(p + e, '\n', len - e);
+		e = lf ? (size_t)(lf - p) + 1 : len;
+		if (e >= len || (p[e] != ' ' && p[e] != '\t'))
+			break;
+	}
+	h->start = p + i;
+	h->end = p + e;
+	size_t c = i;
+	while (c < e && p[c] != ':')
+		c++;
+	size_t ne = c;
+	while (ne > i && (p[ne - 1] == ' ' || p[ne - 1] == '\t'))
+		ne--;
+	h->name = (struct sfp_str){ p + i, ne - i };
+	size_t vs = c + 1, ve = e;
+	while (vs < ve && (p[vs] == ' ' || p[vs] == '\t'))
+		vs++;
+	while (ve > vs && (p[ve - 1] == '\r' || p[ve - 1] == '\n' || p[ve - 1] == ' ' || p[ve - 1] == '\t'))
+		ve--;
+	h->value = (struct sfp_str){ p + vs, ve > vs ? ve - vs : 0 };
+	*off = e;
+	return true;
+}
+
+static size_t first_line_end(const char *p, size_t len)
+{
+	const char *lf = memchr(p, '\n', len);
+	return lf ? (size_t)(lf - p) + 1 : len;
+}
+
+/* split a header value at its first top-level comma (outside <> and quotes) */
+static struct sfp_str first_value(struct sfp_str v, struct sfp_str *rest)
+{
+	bool q = false;
+	int ang = 0;
+	for (size_t i = 0; i < v.n; i++) {
+		char c = v.p[i];
+		if (q) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				q = false;
+		} else if (c == '"') {
+			q = true;
+		} else if (c == '<') {
+			ang++;
+		} else if (c == '>') {
+			ang--;
+		} else if (c == ',' && ang <= 0) {
+			size_t k = i + 1;
+			while (k < v.n && (v.p[k] == ' ' || v.p[k] == '\t'))
+				k++;
+			if (rest)
+				*rest = (struct sfp_str){ v.p + k, v.n - k };
+			size_t e = i;
+			while (e > 0 && (v.p[e - 1] == ' ' || v.p[e - 1] == '\t'))
+				e--;
+			return (struct sfp_str){ v.p, e };
+		}
+	}
+	if (rest)
+		*rest = (struct sfp_str){ v.p + v.n, 0 };
+	return v;
+}
+
+/* the URI of a name-addr or addr-spec, and its header parameters */
+static struct sfp_str addr_uri(struct sfp_str v, struct sfp_str *params)
+{
+	const char *lt = memchr(v.p, '<', v.n);
+	if (lt) {
+		const char *gt = memchr(lt, '>', (size_t)(v.p + v.n - lt));
+		if (!gt)
+			return (struct sfp_str){ NULL, 0 };
+		if (params)
+			*params = (struct sfp_str){ gt + 1, (size_t)(v.p + v.n - gt - 1) };
+		return (struct sfp_str){ lt + 1, (size_t)(gt - lt - 1) };
+	}
+	/* addr-spec: parameters after ';' belong to the header (20.10) */
+	const char *sc = memchr(v.p, ';', v.n);
+	size_t n = sc ? (size_t)(sc - v.p) : v.n;
+	if (params)
+		*params = (struct sfp_str){ v.p + n, v.n - n };
+	while (n && (v.p[n - 1] == ' ' || v.p[n - 1] == '\t'))
+		n--;
+	return (struct sfp_str){ v.p, n };
+}
+
+/* value of ;name=value in a parameter list, or p==NULL */
+static struct sfp_str param(struct sfp_str ps, const char *name)
+{
+	size_t nl = strlen(name);
+	for (size_t i = 0; i < ps.n; i++) {
+		if (ps.p[i] != ';')
+			continue;
+		size_t k = i + 1;
+		while (k < ps.n && ps.p[k] == ' ')
+			k++;
+		if (ps.n - k >= nl && !strncasecmp(ps.p + k, name, nl) &&
+		    (k + nl == ps.n || ps.p[k + nl] == '=' || ps.p[k + nl] == ';' || ps.p[k + nl] == ' ')) {
+			size_t s = k + nl;
+			if (s < ps.n && ps.p[s] == '=')
+				s++;
+			size_t e = s;
+			while (e < ps.n && ps.p[e] != ';' && ps.p[e] != ',' && ps.p[e] != ' ')
+				e++;
+			return (struct sfp_str){ ps.p + s, e - s };
+		}
+	}
+	return (struct sfp_str){ NULL, 0 };
+}
+
+static bool ip4(struct sfp_str host, uint32_t *out)
+{
+	char b[16];
+	struct in_addr a;
+	if (!host.n || host.n >= sizeof(b))
+		return false;
+	memcpy(b, host.p, host.n);
+	b[host.n] = '\0';
+	if (inet_pton(AF_INET, b, &a) != 1)
+		return false;
+	*out = a.s_addr;
+	return true;
+}
+
+static long num(struct sfp_str s)
+{
+	char b[16];
+	if (!s.p || !s.n || s.n >= sizeof(b))
+		return -1;
+	memcpy(b, s.p, s.n);
+	b[s.n] = '\0';
+	char *e;
+	long v = strtol(b, &e, 10);
+	return *e || v < 0 ? -1 : v;
+}
+
+static bool uri_is_us(const struct sfp_uri_parts *u)
+{
+	uint16_t port = u->port ? u->port : 5060;
+	if (port != E.lcfg->sip_port)
+		return false;
+	return sfp_str_ieq(u->host, E.lcfg->addr) ||
+	       (E.lcfg->domain[0] && sfp_str_ieq(u->host, E.lcfg->domain));
+}
+
+/* where a Via says responses go (RFC 3261 18.2.2, RFC 3581 4) */
+static bool via_dest(struct sfp_str value, uint32_t *ip, uint16_t *port)
+{
+	struct sfp_via v;
+	if (sfp_via_parse(value, &v))
+		return false;
+	if (!(v.received.p ? ip4(v.received, ip) : ip4(v.host, ip)))
+		return false;
+	*port = v.port ? v.port : 5060;
+	if (v.rport && v.rport_has_value) {
+		struct sfp_str r = { v.value.p + v.rport_end + 1, 0 };
+		while (r.p + r.n < v.value.p + v.value.n && r.p[r.n] >= '0' && r.p[r.n] <= '9')
+			r.n++;
+		long pv = num(r);
+		if (pv > 0 && pv < 65536)
+			*port = (uint16_t)pv;
+	}
+	return true;
+}
+
+static void make_branch(struct sfp_str call_id, struct sfp_str in_branch, const char *salt,
+			char out[48])
+{
+	char tag[SFP_TAG_LEN];
+	sfp_tag_make(&E.lcfg->keys, call_id, (struct sfp_str){ salt, strlen(salt) }, in_branch, tag);
+	snprintf(out, 48, OUR_BRANCH "%.*s", SFP_TAG_LEN - 3, tag + 3);
+}
+
+static const char *ipstr(uint32_t ip, char b[16])
+{
+	sfp_ip4_fmt(ip, b);
+	return b;
+}
+
+/* ---- registrar (RFC 3261 10.3) --------------------------------------------------- */
+
+struct binding {
+	struct store_binding b;
+	bool used;
+};
+
+static struct binding *binds;
+static unsigned n_binds, cap_binds;
+
+static int load_binding(void *ctx, const struct store_binding *b)
+{
+	(void)ctx;
+	if (n_binds == cap_binds) {
+		unsigned nc = cap_binds ? cap_binds * 2 : 1024;
+		struct binding *nb = realloc(binds, nc * sizeof(*nb));
+		if (!nb)
+			return 1;
+		binds = nb;
+		cap_binds = nc;
+	}
+	binds[n_binds].b = *b;
+	binds[n_binds].used = true;
+	n_binds++;
+	return 0;
+}
+
+static struct binding *bind_find(const char *aor, const char *contact)
+{
+	for (unsigned i = 0; i < n_binds; i++)
+		if (!strcmp(binds[i].b.aor, aor) && !strcmp(binds[i].b.contact, contact))
+			return &binds[i];
+	return NULL;
+}
+
+static void bind_remove(unsigned i)
+{
+	binds[i] = binds[--n_binds];
+}
+
+unsigned px_registrations(void) { return n_binds; }
+
+/*
+ * Where to send to a registered contact.  When the Contact names the
+ * address the REGISTER came from, it is reachable as written; when it names
+ * another address (a private one behind NAT, typically), the source address
+ * and port seen on the wire are used instead (RFC 3581's reasoning applied
+ * to the binding), as the binding keeps them.
+ */
+static void reach(const struct store_binding *b, uint32_t *ip, uint16_t *port)
+{
+	struct sfp_uri_parts up;
+	uint32_t cip;
+	struct sfp_str c = { b->contact, strlen(b->contact) };
+	if (sfp_uri_parse(c, &up) >= 0 && ip4(up.host, &cip) && cip == b->ip) {
+		*ip = cip;
+		*port = up.port ? up.port : 5060;
+	} else {
+		*ip = b->ip;
+		*port = b->port;
+	}
+}
+
+struct contact_in {
+	struct sfp_str uri;
+	long expires;  /* -1: not given */
+};
+
+static void registrar(const struct sfp_sip_meta *mt, const char *p, uint32_t len,
+		      const struct sfp_sip *m)
+{
+	struct sfp_uri_parts to;
+	struct sfp_str tp;
+	struct sfp_str to_uri = addr_uri(m->to, &tp);
+	char aor[64];
+	uint64_t now = mt->rx_ms;
+
+	/* 10.3 step 6: a user registers only its own address of record */
+	if (!to_uri.p || sfp_uri_parse(to_uri, &to) < 0 || !to.user.n) {
+		px_cnt.reg_rejected++;
+		E.respond(mt, m, 400, "Bad To Header", NULL);
+		return;
+	}
+	cstr(aor, sizeof(aor), to.user);
+	if (strcmp(aor, mt->user)) {
+		px_cnt.reg_rejected++;
+		E.respond(mt, m, 403, "Not Allowed To Register This Address", NULL);
+		return;
+	}
+	long hdr_exp = m->expires.p ? num(m->expires) : -1;
+
+	/* every Contact value of every Contact header */
+	struct contact_in cs[16];
+	unsigned nc = 0;
+	bool star = false, bad = false;
+	size_t off = first_line_end(p, len);
+	struct rawh h;
+	while (hdr_next(p, m->msg_len, &off, &h)) {
+		if (!name_is(h.name, "contact", 'm'))
+			continue;
+		struct sfp_str rest = h.value;
+		while (rest.n) {
+			struct sfp_str v = first_value(rest, &rest), ps = { NULL, 0 };
+			if (v.n == 1 && v.p[0] == '*') {
+				star = true;
+				continue;
+			}
+			struct sfp_str u = addr_uri(v, &ps);
+			struct sfp_uri_parts up;
+			if (!u.p || sfp_uri_parse(u, &up) < 0) {
+				bad = true;
+				continue;
+			}
+			if (nc < 16) {
+				struct sfp_str e = param(ps, "expires");
+				cs[nc].uri = u;
+				cs[nc].expires = e.p ? num(e) : -1;
+				nc++;
+			}
+		}
+	}
+	if (bad || (star && (nc || hdr_exp != 0))) {
+		/* 10.3 step 6: "*" only alone and with Expires: 0 */
+		px_cnt.reg_rejected++;
+		E.respond(mt, m, 400, bad ? "Bad Contact" : "Contact * Needs Expires 0 Alone", NULL);
+		return;
+	}
+	char callid[128];
+	cstr(callid, sizeof(callid), m->call_id);
+
+	/* 10.3 step 7: check the whole request before changing anything */
+	for (unsigned i = 0; i < nc; i++) {
+		long e = cs[i].expires >= 0 ? cs[i].expires : hdr_exp >= 0 ? hdr_exp : (long)E.reg_default;
+		if (e > 0 && e < (long)E.reg_min) {
+			char extra[64];
+			snprintf(extra, sizeof(extra), "Min-Expires: %u\r\n", E.reg_min);
+			px_cnt.reg_rejected++;
+			E.respond(mt, m, 423, "Interval Too Brief", extra);
+			return;
+		}
+		char c[256];
+		cstr(c, sizeof(c), cs[i].uri);
+		struct binding *b = bind_find(aor, c);
+		if (b && !strcmp(b->b.call_id, callid) && m->cseq_num <= b->b.cseq) {
+			px_cnt.reg_rejected++;
+			E.respond(mt, m, 400, "Out Of Order CSeq", NULL);
+			return;
+		}
+	}
+	if (store_begin(E.db)) {
+		E.respond(mt, m, 500, "Store Unavailable", "Retry-After: 5\r\n");
+		return;
+	}
+	int err = 0;
+	if (star) {
+		err |= store_binding_del(E.db, aor, NULL);
+		for (unsigned i = 0; i < n_binds;)
+			if (!strcmp(binds[i].b.aor, aor))
+				bind_remove(i);
+			else
+				i++;
+	}
+	for (unsigned i = 0; i < nc; i++) {
+		long e = cs[i].expires >= 0 ? cs[i].expires : hdr_exp >= 0 ? hdr_exp : (long)E.reg_default;
+		if (e > (long)E.reg_max)
+			e = E.reg_max;
+		char c[256];
+		cstr(c, sizeof(c), cs[i].uri);
+		struct binding *b = bind_find(aor, c);
+		if (e == 0) {
+			if (b) {
+				err |= store_binding_del(E.db, aor, c);
+				bind_remove((unsigned)(b - binds));
+			}
+			continue;
+		}
+		struct store_binding nb;
+		memset(&nb, 0, sizeof(nb));
+		snprintf(nb.aor, sizeof(nb.aor), "%s", aor);
+		snprintf(nb.contact, sizeof(nb.contact), "%s", c);
+		nb.ip = mt->src_ip;
+		nb.port = mt->src_port;
+		nb.expires_ms = now + (uint64_t)e * 1000;
+		snprintf(nb.call_id, sizeof(nb.call_id), "%s", callid);
+		nb.cseq = m->cseq_num;
+		err |= store_binding_put(E.db, &nb);
+		if (b)
+			b->b = nb;
+		else if (load_binding(NULL, &nb))
+			err = -1;
+	}
+	if (err || store_commit(E.db)) {
+		store_rollback(E.db);
+		/* memory may be ahead of the store now: reload from it */
+		n_binds = 0;
+		store_binding_each(E.db, load_binding, NULL);
+		E.respond(mt, m, 500, "Store Error", "Retry-After: 5\r\n");
+		return;
+	}
+	/* 10.3 step 8: 200 with every current binding and its remaining time */
+	char extra[4096];
+	struct wb w = { extra, 0, sizeof(extra) - 1, false };
+	unsigned left = 0;
+	for (unsigned i = 0; i < n_binds; i++) {
+		if (strcmp(binds[i].b.aor, aor))
+			continue;
+		left++;
+		uint64_t rem = binds[i].b.expires_ms > now ? (binds[i].b.expires_ms - now + 999) / 1000 : 0;
+		putf(&w, "Contact: <%s>;expires=%lu\r\n", binds[i].b.contact, (unsigned long)rem);
+	}
+	extra[w.full ? 0 : w.n] = '\0';
+	px_cnt.reg_ok++;
+	E.respond(mt, m, 200, "OK", extra);
+	char ipb[16];
+	E.log("REGISTER %s from %s:%u: %u contact(s) now", aor, ipstr(mt->src_ip, ipb), mt->src_port, left);
+}
+
+static void registrar_tick(uint64_t now)
+{
+	for (unsigned i = 0; i < n_binds;) {
+		if (binds[i].b.expires_ms <= now) {
+			E.log("binding %s -> %s expired", binds[i].b.aor, binds[i].b.contact);
+			store_binding_del(E.db, binds[i].b.aor, binds[i].b.contact);
+			px_cnt.reg_expired++;
+			bind_remove(i);
+		} else {
+			i++;
+		}
+	}
+}
+
+void px_reg_list(px_row_fn row, void *ctx, uint64_t now)
+{
+	char line[512], ipb[16];
+	for (unsigned i = 0; i < n_binds; i++) {
+		const struct store_binding *b = &binds[i].b;
+		snprintf(line, sizeof(line), "%s\t%s\t%s:%u\t%lu", b->aor, b->contact, ipstr(b->ip, ipb),
+			 b->port, (unsigned long)(b->expires_ms > now ? (b->expires_ms - now) / 1000 : 0));
+		row(ctx, line);
+	}
+}
+
+/* ---- dialogs -------------------------------------------------------------------- */
+
+#define MAX_DIALOGS 8192
+static struct store_dialog dlg[MAX_DIALOGS];
+static unsigned n_dlg;
+
+unsigned px_dialogs(void) { return n_dlg; }
+
+static struct store_dialog *dlg_find(struct sfp_str callid, struct sfp_str t1, struct sfp_str t2)
+{
+	for (unsigned i = 0; i < n_dlg; i++) {
+		struct store_dialog *d = &dlg[i];
+		if (!str_is(callid, d->call_id))
+			continue;
+		/* either direction: a BYE from the callee has the tags swapped */
+		if ((str_is(t1, d->from_tag) && str_is(t2, d->to_tag)) ||
+		    (str_is(t2, d->from_tag) && str_is(t1, d->to_tag)))
+			return d;
+	}
+	return NULL;
+}
+
+static void dlg_remove(struct store_dialog *d)
+{
+	store_dialog_del(E.db, d);
+	*d = dlg[--n_dlg];
+}
+
+static int load_dialog(void *ctx, const struct store_dialog *d)
+{
+	(void)ctx;
+	if (n_dlg < MAX_DIALOGS) {
+		dlg[n_dlg++] = *d;
+		px_cnt.dialogs_restored++;
+	}
+	return 0;
+}
+
+void px_dialog_list(px_row_fn row, void *ctx, uint64_t now)
+{
+	static const char *const st[] = { "?", "early", "confirmed", "ending" };
+	char line[512];
+	for (unsigned i = 0; i < n_dlg; i++) {
+		const struct store_dialog *d = &dlg[i];
+		snprintf(line, sizeof(line), "%s\t%.63s\t%.63s\t%.127s\t%lu", d->state >= 1 && d->state <= 3 ? st[d->state] : "?",
+			 d->caller, d->callee, d->call_id,
+			 (unsigned long)(now > d->created_ms ? (now - d->created_ms) / 1000 : 0));
+		row(ctx, line);
+	}
+}
+
+/* ---- INVITE client transactions (RFC 3261 17.1.1) -------------------------------- */
+
+enum itx_state { ITX_FREE, ITX_CALLING, ITX_PROCEEDING, ITX_COMPLETED };
+
+struct itx {
+	enum itx_state state;
+	char branch[48];          /* ours, toward the callee */
+	char in_branch[128];      /* the caller's, to match retransmissions, ACK and CANCEL */
+	char call_id[128];
+	char caller[64], callee[64];
+	uint32_t dst_ip;
+	uint16_t dst_port;
+	char *fwd;                /* the INVITE as we sent it */
+	uint32_t fwd_len;
+	char *orig;               /* the INVITE as the caller sent it (for our 408) */
+	uint32_t orig_len;
+	struct sfp_sip_meta orig_mt;
+	uint64_t t_a, a_int, t_b, t_c, t_end;
+	uint16_t final;
+	bool cancelled;
+};
+
+#define MAX_ITX 4096
+static struct itx itx[MAX_ITX];
+
+static struct itx *itx_by_branch(struct sfp_str b)
+{
+	for (unsigned i = 0; i < MAX_ITX; i++)
+		if (itx[i].state != ITX_FREE && str_is(b, itx[i].branch))
+			return &itx[i];
+	return NULL;
+}
+
+static struct itx *itx_by_in_branch(struct sfp_str b, struct sfp_str callid)
+{
+	for (unsigned i = 0; i < MAX_ITX; i++)
+		if (itx[i].state != ITX_FREE && str_is(b, itx[i].in_branch) &&
+		    str_is(callid, itx[i].call_id))
+			return &itx[i];
+	return NULL;
+}
+
+static void itx_free(struct itx *t)
+{
+	free(t->fwd);
+	free(t->orig);
+	memset(t, 0, sizeof(*t));
+}
+
+/* a request of ours toward the callee about the forwarded INVITE: the
+ * hop-by-hop ACK to an error (17.1.1.3) or a CANCEL (9.1) */
+static void itx_send_sibling(struct itx *t, const char *method, struct sfp_str to_override)
+{
+	static char out[4096];
+	struct sfp_sip f;
+	if (sfp_scan(t->fwd, t->fwd_len, &f) != SFP_SE_OK)
+		return;
+	struct wb w = { out, 0, sizeof(out), false };
+	putf(&w, "%s ", method);
+	putstr(&w, f.ruri);
+	puts_(&w, " SIP/2.0\r\nVia: ");
+	putstr(&w, f.via[0]);
+	puts_(&w, "\r\nMax-Forwards: 70\r\nFrom: ");
+	putstr(&w, f.from);
+	puts_(&w, "\r\nTo: ");
+	putstr(&w, to_override.p ? to_override : f.to);
+	puts_(&w, "\r\nCall-ID: ");
+	putstr(&w, f.call_id);
+	putf(&w, "\r\nCSeq: %u %s\r\nContent-Length: 0\r\n\r\n", f.cseq_num, method);
+	if (!w.full)
+		E.send(t->dst_ip, t->dst_port, out, (uint32_t)w.n);
+}
+
+static void itx_reply_caller(struct itx *t, uint16_t code, const char *reason)
+{
+	struct sfp_sip o;
+	if (sfp_scan(t->orig, t->orig_len, &o) == SFP_SE_OK)
+		E.respond(&t->orig_mt, &o, code, reason, NULL);
+}
+
+/* ---- forwarding -------------------------------------------------------------------- */
+
+/*
+ * A request as we forward it: new Request-URI (or the same), our Via on top
+ * and the sender's marked with received/rport (18.2.1, RFC 3581), one hop
+ * less, Record-Route for a new dialog, our Route entry removed (16.12),
+ * our own credentials removed (22.3).
+ */
+static size_t fwd_request(char *out, size_t cap, const struct sfp_sip_meta *mt, const char *p,
+			  const struct sfp_sip *m, struct sfp_str ruri, const char *branch,
+			  bool record_route, bool pop_route, bool strip_pauthz)
+{
+	struct wb w = { out, 0, cap, false };
+	char ipb[16];
+	putstr(&w, m->method_name);
+	put(&w, " ", 1);
+	putstr(&w, ruri);
+	puts_(&w, " SIP/2.0\r\n");
+	putf(&w, "Via: SIP/2.0/UDP %s:%u;branch=%s\r\n", E.lcfg->addr, E.lcfg->sip_port, branch);
+	if (record_route)
+		putf(&w, "Record-Route: <sip:%s:%u;lr>\r\n", E.lcfg->addr, E.lcfg->sip_port);
+	bool vias_done = false, mf_done = false, route_popped = !pop_route;
+	size_t off = first_line_end(p, m->msg_len);
+	struct rawh h;
+	while (hdr_next(p, m->msg_len, &off, &h)) {
+		if (name_is(h.name, "via", 'v')) {
+			if (vias_done)
+				continue;
+			vias_done = true;
+			for (uint32_t i = 0; i < m->n_via; i++) {
+				puts_(&w, "Via: ");
+				if (i == 0 && m->top_via_ok) {
+					const struct sfp_via *v = &m->top_via;
+					if (v->rport && !v->rport_has_value) {
+						put(&w, v->value.p, v->rport_end);
+						putf(&w, "=%u", mt->src_port);
+						put(&w, v->value.p + v->rport_end, v->value.n - v->rport_end);
+					} else {
+						putstr(&w, v->value);
+					}
+					if (!v->received.p)
+						putf(&w, ";received=%s", ipstr(mt->src_ip, ipb));
+				} else {
+					putstr(&w, m->via[i]);
+				}
+				puts_(&w, "\r\n");
+			}
+		} else if (name_is(h.name, "max-forwards", 0)) {
+			mf_done = true;
+			putf(&w, "Max-Forwards: %d\r\n", m->max_forwards > 0 ? m->max_forwards - 1 : 0);
+		} else if (strip_pauthz && name_is(h.name, "proxy-authorization", 0)) {
+			continue;
+		} else if (!route_popped && name_is(h.name, "route", 0)) {
+			route_popped = true;
+			struct sfp_str rest, v = first_value(h.value, &rest);
+			struct sfp_str u = addr_uri(v, NULL);
+			struct sfp_uri_parts up;
+			if (u.p && sfp_uri_parse(u, &up) >= 0 && uri_is_us(&up)) {
+				if (rest.n) {
+					puts_(&w, "Route: ");
+					putstr(&w, rest);
+					puts_(&w, "\r\n");
+				}
+			} else {
+				put(&w, h.start, (size_t)(h.end - h.start));
+			}
+		} else {
+			put(&w, h.start, (size_t)(h.end - h.start));
+		}
+	}
+	if (!mf_done)
+		puts_(&w, "Max-Forwards: 70\r\n");
+	puts_(&w, "\r\n");
+	putstr(&w, m->body);
+	return w.full ? 0 : w.n;
+}
+
+static char obuf[MSG_MAX + 1];
+
+static void new_invite(const struct sfp_sip_meta *mt, const char *p, const struct sfp_sip *m)
+{
+	px_cnt.calls_attempted++;
+	if (itx_by_in_branch(m->top_via.branch, m->call_id)) {
+		px_cnt.req_absorbed++; /* a retransmission: the fast path sent 100 again */
+		return;
+	}
+	char callee[64];
+	cstr(callee, sizeof(callee), m->ruri_parts.user);
+	if (!uri_is_us(&m->ruri_parts) || !m->ruri_parts.user.n) {
+		px_cnt.calls_failed++;
+		E.respond(mt, m, 403, "Relaying Not Allowed", NULL);
+		return;
+	}
+	if (store_user_exists(E.db, callee) != 1) {
+		px_cnt.calls_404++;
+		px_cnt.calls_failed++;
+		E.respond(mt, m, 404, "Not Found", NULL);
+		E.log("INVITE %s -> %s: no such user, 404", mt->user, callee);
+		return;
+	}
+	struct binding *b = NULL;
+	for (unsigned i = 0; i < n_binds; i++)
+		if (!strcmp(binds[i].b.aor, callee) && binds[i].b.expires_ms > mt->rx_ms &&
+		    (!b || binds[i].b.expires_ms > b->b.expires_ms))
+			b = &binds[i]; /* the freshest contact (no forking in this version) */
+	if (!b) {
+		px_cnt.calls_480++;
+		px_cnt.calls_failed++;
+		E.respond(mt, m, 480, "Temporarily Unavailable", NULL);
+		E.log("INVITE %s -> %s: not registered, 480", mt->user, callee);
+		return;
+	}
+	struct itx *t = NULL;
+	for (unsigned i = 0; i < MAX_ITX && !t; i++)
+		if (itx[i].state == ITX_FREE)
+			t = &itx[i];
+	if (!t) {
+		E.respond(mt, m, 503, "Service Unavailable", "Retry-After: 5\r\n");
+		return;
+	}
+	char br[48];
+	make_branch(m->call_id, m->top_via.branch, "inv", br);
+	struct sfp_str ruri = { b->b.contact, strlen(b->b.contact) };
+	size_t n = fwd_request(obuf, sizeof(obuf), mt, p, m, ruri, br, true, false, true);
+	if (!n) {
+		E.respond(mt, m, 513, "Message Too Large", NULL);
+		return;
+	}
+	memset(t, 0, sizeof(*t));
+	t->fwd = malloc(n);
+	t->orig = malloc(m->msg_len);
+	if (!t->fwd || !t->orig) {
+		itx_free(t);
+		E.respond(mt, m, 503, "Service Unavailable", "Retry-After: 5\r\n");
+		return;
+	}
+	memcpy(t->fwd, obuf, n);
+	t->fwd_len = (uint32_t)n;
+	memcpy(t->orig, p, m->msg_len);
+	t->orig_len = m->msg_len;
+	t->orig_mt = *mt;
+	snprintf(t->branch, sizeof(t->branch), "%s", br);
+	cstr(t->in_branch, sizeof(t->in_branch), m->top_via.branch);
+	cstr(t->call_id, sizeof(t->call_id), m->call_id);
+	snprintf(t->caller, sizeof(t->caller), "%s", mt->user);
+	snprintf(t->callee, sizeof(t->callee), "%s", callee);
+	reach(&b->b, &t->dst_ip, &t->dst_port);
+	t->state = ITX_CALLING;
+	t->a_int = E.t1_ms;
+	t->t_a = mt->rx_ms + t->a_int;
+	t->t_b = mt->rx_ms + 64ull * E.t1_ms;
+	E.send(t->dst_ip, t->dst_port, t->fwd, t->fwd_len);
+	char ipb[16];
+	E.log("INVITE %s -> %s at %s:%u (%s)", t->caller, callee, ipstr(t->dst_ip, ipb), t->dst_port,
+	      b->b.contact);
+}
+
+static void cancel(const struct sfp_sip_meta *mt, const struct sfp_sip *m)
+{
+	struct itx *t = itx_by_in_branch(m->top_via.branch, m->call_id);
+	if (!t) {
+		E.respond(mt, m, 481, "Call/Transaction Does Not Exist", NULL);
+		return;
+	}
+	/* 16.10: answer the CANCEL, then cancel the pending branch */
+	E.respond(mt, m, 200, "OK", NULL);
+	if (t->state == ITX_COMPLETED || t->cancelled)
+		return;
+	t->cancelled = true;
+	px_cnt.calls_cancelled++;
+	if (t->state == ITX_PROCEEDING) {
+		itx_send_sibling(t, "CANCEL", (struct sfp_str){ NULL, 0 });
+	} else {
+		/* 9.1: no provisional yet; CANCEL once one arrives, and stop
+		 * waiting at timer B regardless */
+	}
+	E.log("CANCEL %s -> %s", t->caller, t->callee);
+}
+
+/* route a request by Route / Request-URI (16.12); stateless (16.11) */
+static void in_dialog(const struct sfp_sip_meta *mt, const char *p, const struct sfp_sip *m)
+{
+	if (m->method == SFP_M_ACK) {
+		/* the ACK to an error we relayed ends at us (17.1.1.3: we sent
+		 * our own ACK to the callee already) */
+		struct itx *t = itx_by_in_branch(m->top_via.branch, m->call_id);
+		if (t && t->state == ITX_COMPLETED && t->final >= 300) {
+			px_cnt.req_absorbed++;
+			return;
+		}
+	}
+	/* the first Route must be ours: we record-routed this dialog */
+	struct sfp_str next_uri = m->ruri;
+	bool ours = false, more = false;
+	size_t off = first_line_end(p, m->msg_len);
+	struct rawh h;
+	while (hdr_next(p, m->msg_len, &off, &h)) {
+		if (!name_is(h.name, "route", 0))
+			continue;
+		struct sfp_str rest, v = first_value(h.value, &rest);
+		if (!ours) {
+			struct sfp_str u = addr_uri(v, NULL);
+			struct sfp_uri_parts up;
+			ours = u.p && sfp_uri_parse(u, &up) >= 0 && uri_is_us(&up);
+			if (!ours)
+				break;
+			if (rest.n) {
+				next_uri = addr_uri(first_value(rest, NULL), NULL);
+				more = true;
+				break;
+			}
+			continue;
+		}
+		next_uri = addr_uri(v, NULL);
+		more = true;
+		break;
+	}
+	if (!ours) {
+		px_cnt.indialog_bad++;
+		if (m->method != SFP_M_ACK)
+			E.respond(mt, m, 481, "Call/Transaction Does Not Exist", NULL);
+		return;
+	}
+	struct sfp_uri_parts up;
+	uint32_t ip;
+	if (!next_uri.p || sfp_uri_parse(next_uri, &up) < 0 || !ip4(up.host, &ip)) {
+		px_cnt.no_route++;
+		if (m->method != SFP_M_ACK)
+			E.respond(mt, m, 404, "Not Found", NULL);
+		return;
+	}
+	uint16_t port = up.port ? up.port : 5060;
+	/* RFC 3581 spirit: a registered contact is reached where it registered from */
+	if (!more) {
+		char c[256];
+		cstr(c, sizeof(c), m->ruri);
+		for (unsigned i = 0; i < n_binds; i++)
+			if (!strcmp(binds[i].b.contact, c)) {
+				reach(&binds[i].b, &ip, &port);
+				break;
+			}
+	}
+	char br[48];
+	make_branch(m->call_id, m->top_via.branch, m->method == SFP_M_ACK ? "ack" : "dlg", br);
+	size_t n = fwd_request(obuf, sizeof(obuf), mt, p, m, m->ruri, br, false, true, false);
+	if (!n)
+		return;
+	px_cnt.indialog_routed++;
+	E.send(ip, port, obuf, (uint32_t)n);
+	struct store_dialog *d = dlg_find(m->call_id, m->from_tag, m->to_tag);
+	if (d && m->method == SFP_M_ACK && d->state == PX_DLG_EARLY) {
+		d->state = PX_DLG_CONFIRMED;
+		store_dialog_put(E.db, d);
+	} else if (d && m->method == SFP_M_BYE && d->state != PX_DLG_ENDING) {
+		d->state = PX_DLG_ENDING;
+		store_dialog_put(E.db, d);
+	}
+}
+
+static void request(const struct sfp_sip_meta *mt, const char *p, const struct sfp_sip *m)
+{
+	bool auth = mt->flags & SFP_RXF_AUTH_OK;
+	if (m->to_tag.p) {
+		in_dialog(mt, p, m);
+	} else if (m->method == SFP_M_REGISTER && auth) {
+		registrar(mt, p, m->msg_len, m);
+	} else if (m->method == SFP_M_INVITE && auth) {
+		new_invite(mt, p, m);
+	} else if (m->method == SFP_M_CANCEL) {
+		cancel(mt, m);
+	} else if (m->method == SFP_M_ACK) {
+		px_cnt.indialog_bad++; /* an ACK with no To-tag matches nothing of ours */
+	} else {
+		E.respond(mt, m, 501, "Not Implemented", NULL);
+	}
+}
+
+/* ---- responses --------------------------------------------------------------- */
+
+static void response(const struct sfp_sip_meta *mt, const char *p, const struct sfp_sip *m)
+{
+	(void)mt;
+	const struct sfp_via *v = &m->top_via;
+	char host[64];
+	if (!m->top_via_ok) {
+		px_cnt.resp_stray++;
+		return;
+	}
+	cstr(host, sizeof(host), v->host);
+	if (strcmp(host, E.lcfg->addr) || (v->port ? v->port : 5060) != E.lcfg->sip_port ||
+	    v->branch.n < strlen(OUR_BRANCH) || memcmp(v->branch.p, OUR_BRANCH, strlen(OUR_BRANCH))) {
+		px_cnt.resp_stray++; /* 18.1.2: not a Via of ours on top */
+		return;
+	}
+	bool invite = str_is(m->cseq_method, "INVITE");
+	struct itx *t = invite ? itx_by_branch(v->branch) : NULL;
+	if (t) {
+		if (m->status < 200) {
+			if (t->state == ITX_CALLING) {
+				t->state = ITX_PROCEEDING;
+				t->t_c = mt->rx_ms + E.timer_c_ms;
+				if (t->cancelled) /* 9.1: the CANCEL waited for this */
+					itx_send_sibling(t, "CANCEL", (struct sfp_str){ NULL, 0 });
+			}
+			if (m->status == 100)
+				return; /* hop by hop: the caller had ours */
+			if (m->to_tag.p && !dlg_find(m->call_id, m->from_tag, m->to_tag) && n_dlg < MAX_DIALOGS) {
+				struct store_dialog *d = &dlg[n_dlg++];
+				memset(d, 0, sizeof(*d));
+				cstr(d->call_id, sizeof(d->call_id), m->call_id);
+				cstr(d->from_tag, sizeof(d->from_tag), m->from_tag);
+				cstr(d->to_tag, sizeof(d->to_tag), m->to_tag);
+				snprintf(d->caller, sizeof(d->caller), "%s", t->caller);
+				snprintf(d->callee, sizeof(d->callee), "%s", t->callee);
+				d->state = PX_DLG_EARLY;
+				d->created_ms = mt->rx_ms;
+			}
+		} else if (m->status < 300) {
+			if (t->final < 200) {
+				px_cnt.calls_answered++;
+				E.log("call %s -> %s answered", t->caller, t->callee);
+			}
+			struct store_dialog *d = dlg_find(m->call_id, m->from_tag, m->to_tag);
+			if (!d && n_dlg < MAX_DIALOGS) {
+				d = &dlg[n_dlg++];
+				memset(d, 0, sizeof(*d));
+				cstr(d->call_id, sizeof(d->call_id), m->call_id);
+				cstr(d->from_tag, sizeof(d->from_tag), m->from_tag);
+				cstr(d->to_tag, sizeof(d->to_tag), m->to_tag);
+				snprintf(d->caller, sizeof(d->caller), "%s", t->caller);
+				snprintf(d->callee, sizeof(d->callee), "%s", t->callee);
+				d->created_ms = mt->rx_ms;
+			}
+			if (d) {
+				if (d->state != PX_DLG_CONFIRMED)
+					d->state = PX_DLG_EARLY; /* answered; confirmed by the ACK */
+				store_dialog_put(E.db, d);
+			}
+			/* the 2xx ends our transaction; its ACK is end to end */
+			t->final = m->status;
+			t->state = ITX_COMPLETED;
+			t->t_end = mt->rx_ms + 64ull * E.t1_ms;
+		} else {
+			/* 17.1.1.3: ACK the error ourselves, relay it once */
+			itx_send_sibling(t, "ACK", m->to);
+			if (t->state == ITX_COMPLETED) {
+				px_cnt.req_absorbed++;
+				return;
+			}
+			t->final = m->status;
+			t->state = ITX_COMPLETED;
+			t->t_end = mt->rx_ms + 64ull * E.t1_ms;
+			if (!t->cancelled)
+				px_cnt.calls_failed++;
+			/* an early dialog of this call is over */
+			for (unsigned i = 0; i < n_dlg;)
+				if (str_is(m->call_id, dlg[i].call_id) && dlg[i].state == PX_DLG_EARLY &&
+				    str_is(m->from_tag, dlg[i].from_tag))
+					dlg_remove(&dlg[i]);
+				else
+					i++;
+			E.log("call %s -> %s failed: %u", t->caller, t->callee, m->status);
+		}
+	} else if (str_is(m->cseq_method, "BYE") && m->status >= 200) {
+		struct store_dialog *d = dlg_find(m->call_id, m->from_tag, m->to_tag);
+		if (d) {
+			px_cnt.dialogs_ended++;
+			E.log("call %s -> %s ended", d->caller, d->callee);
+			dlg_remove(d);
+		}
+	} else if (str_is(m->cseq_method, "CANCEL") || (invite && m->n_via < 2)) {
+		return; /* the answer to our own CANCEL or ACK */
+	}
+	/* 16.7: relay with our Via removed, to where the next Via says */
+	uint32_t ip;
+	uint16_t port;
+	if (m->n_via < 2 || !via_dest(m->via[1], &ip, &port)) {
+		px_cnt.resp_stray++;
+		return;
+	}
+	struct wb w = { obuf, 0, sizeof(obuf), false };
+	size_t off = first_line_end(p, m->msg_len);
+	put(&w, p, off);
+	bool popped = false;
+	struct rawh h;
+	while (hdr_next(p, m->msg_len, &off, &h)) {
+		if (!popped && name_is(h.name, "via", 'v')) {
+			popped = true;
+			struct sfp_str rest;
+			first_value(h.value, &rest);
+			if (rest.n) {
+				puts_(&w, "Via: ");
+				putstr(&w, rest);
+				puts_(&w, "\r\n");
+			}
+			continue;
+		}
+		put(&w, h.start, (size_t)(h.end - h.start));
+	}
+	puts_(&w, "\r\n");
+	putstr(&w, m->body);
+	if (w.full)
+		return;
+	px_cnt.resp_relayed++;
+	E.send(ip, port, obuf, (uint32_t)w.n);
+}
+
+void px_rx(const struct sfp_sip_meta *mt, const char *p, uint32_t len, const struct sfp_sip *m)
+{
+	(void)len;
+	if (m->request)
+		request(mt, p, m);
+	else
+		response(mt, p, m);
+}
+
+/* ---- timers ----------------------------------------------------------------- */
+
+void px_tick(uint64_t now)
+{
+	for (unsigned i = 0; i < MAX_ITX; i++) {
+		struct itx *t = &itx[i];
+		switch (t->state) {
+		case ITX_FREE:
+			break;
+		case ITX_CALLING:
+			if (now >= t->t_b) {
+				/* timer B: nobody answered at all */
+				px_cnt.calls_408++;
+				px_cnt.calls_failed++;
+				E.log("INVITE %s -> %s: no answer from the callee (timer B), 408",
+				      t->caller, t->callee);
+				itx_reply_caller(t, 408, "Request Timeout");
+				itx_free(t);
+			} else if (now >= t->t_a) {
+				/* timer A: UDP, retransmit, doubling */
+				px_cnt.invite_retrans++;
+				E.send(t->dst_ip, t->dst_port, t->fwd, t->fwd_len);
+				t->a_int *= 2;
+				t->t_a = now + t->a_int;
+			}
+			break;
+		case ITX_PROCEEDING:
+			if (now >= t->t_c) {
+				/* timer C (16.6 step 11): ringing too long */
+				px_cnt.calls_408++;
+				px_cnt.calls_failed++;
+				E.log("INVITE %s -> %s: not answered in time (timer C), CANCEL and 408",
+				      t->caller, t->callee);
+				itx_send_sibling(t, "CANCEL", (struct sfp_str){ NULL, 0 });
+				itx_reply_caller(t, 408, "Request Timeout");
+				t->cancelled = true;
+				t->state = ITX_COMPLETED;
+				t->final = 408;
+				t->t_end = now + 64ull * E.t1_ms;
+			}
+			break;
+		case ITX_COMPLETED:
+			if (now >= t->t_end)
+				itx_free(t);
+			break;
+		}
+	}
+	static uint64_t last;
+	if (now - last < 1000)
+		return;
+	last = now;
+	registrar_tick(now);
+	for (unsigned i = 0; i < n_dlg;) {
+		if (now - dlg[i].created_ms > E.dialog_max_ms) {
+			E.log("dialog %s (%s -> %s) removed after %u s without BYE", dlg[i].call_id,
+			      dlg[i].caller, dlg[i].callee, E.dialog_max_ms / 1000);
+			px_cnt.dialogs_timed_out++;
+			dlg_remove(&dlg[i]);
+		} else {
+			i++;
+		}
+	}
+}
+
+int px_init(const struct px_env *env)
+{
+	E = *env;
+	n_binds = 0;
+	n_dlg = 0;
+	if (store_binding_each(E.db, load_binding, NULL) || store_dialog_each(E.db, load_dialog, NULL))
+		return -1;
+	return 0;
+}

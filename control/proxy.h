@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The stateful part of sipfp, in the control process: the registrar
+ * (RFC 3261 10.3), a record-routing proxy (16) with INVITE client
+ * transactions and their timers (17.1.1), and the dialogs it has seen.
+ *
+ * No DPDK here: messages come in already scanned, and everything that
+ * leaves goes through the callbacks in struct px_env (the ring to the
+ * data plane, in production).
+ */
+#ifndef SFP_PROXY_H
+#define SFP_PROXY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sip_logic.h"
+#include "sip_scan.h"
+#include "sipfp/shm.h"
+#include "store.h"
+
+enum px_dialog_state { PX_DLG_EARLY = 1, PX_DLG_CONFIRMED = 2, PX_DLG_ENDING = 3 };
+
+struct px_env {
+	/* send a UDP payload to ip:port (network byte order ip, host order port) */
+	void (*send)(uint32_t ip, uint16_t port, const char *p, uint32_t len);
+	/* answer request m (as received with meta mt) statelessly */
+	void (*respond)(const struct sfp_sip_meta *mt, const struct sfp_sip *m, uint16_t code,
+			const char *reason, const char *extra);
+	void (*log)(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+	struct store *db;
+	const struct sfp_logic_cfg *lcfg; /* our address, port, domain, tag keys */
+	uint32_t addr;                    /* ours, network byte order */
+	uint32_t t1_ms;                   /* RFC 3261 T1 (500) */
+	uint32_t timer_c_ms;              /* no final answer after a provisional (180 s) */
+	uint32_t dialog_max_ms;           /* a dialog whose BYE was lost */
+	uint32_t reg_min, reg_max, reg_default; /* expiry bounds, seconds */
+};
+
+#define PX_COUNTERS(_) \
+	_(reg_ok,            "REGISTERs accepted") \
+	_(reg_rejected,      "REGISTERs refused (4xx)") \
+	_(reg_expired,       "bindings expired") \
+	_(calls_attempted,   "authenticated INVITEs routed or refused") \
+	_(calls_answered,    "calls answered (2xx relayed)") \
+	_(calls_failed,      "calls ended by an error or timeout before an answer") \
+	_(calls_404,         "callee unknown") \
+	_(calls_480,         "callee not registered") \
+	_(calls_408,         "callee did not answer in time") \
+	_(calls_cancelled,   "CANCELs from callers propagated") \
+	_(invite_retrans,    "INVITE retransmissions to callees (timer A)") \
+	_(req_absorbed,      "request retransmissions absorbed") \
+	_(indialog_routed,   "in-dialog requests routed (Route/Record-Route)") \
+	_(indialog_bad,      "in-dialog requests not routable: dropped or 481") \
+	_(resp_relayed,      "responses relayed upstream") \
+	_(resp_stray,        "responses dropped: not through us, or no next Via") \
+	_(dialogs_ended,     "dialogs ended by BYE") \
+	_(dialogs_timed_out, "dialogs removed at dialog_max_s (BYE lost)") \
+	_(dialogs_restored,  "dialogs restored from the store at start") \
+	_(no_route,          "messages dropped: destination not an IPv4 literal")
+
+struct px_counters {
+#define PX_F(n, h) uint64_t n;
+	PX_COUNTERS(PX_F)
+#undef PX_F
+};
+
+extern struct px_counters px_cnt;
+
+int px_init(const struct px_env *env);
+/* a SIP request or response from the data plane */
+void px_rx(const struct sfp_sip_meta *mt, const char *p, uint32_t len, const struct sfp_sip *m);
+/* timers; call often (every few ms) */
+void px_tick(uint64_t now_ms);
+
+unsigned px_registrations(void);
+unsigned px_dialogs(void);
+typedef void (*px_row_fn)(void *ctx, const char *line);
+void px_reg_list(px_row_fn row, void *ctx, uint64_t now_ms);
+void px_dialog_list(px_row_fn row, void *ctx, uint64_t now_ms);
+
+#endif

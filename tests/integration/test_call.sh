@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# The whole reference call (shared/reference/call-flow.md) through sipfp on a
+# TAP port, with real SIPp on both ends and a tshark capture of the TAP
+# interface checked message by message against the ladder; then the
+# registrar and the failure paths.  Needs root.  Cleans up after itself.
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+build=${SIPFP_BUILD:-$top/build}
+ctl=$build/control/cli/sipfpctl
+run=$(mktemp -d /tmp/sipfp-call.XXXXXX)
+iface=sipfpca0
+export SIPFP_SOCKET=$run/ctl.sock
+pass=0 fail=0
+ok() { echo "ok - $*"; pass=$((pass + 1)); }
+ko() { echo "not ok - $*"; fail=$((fail + 1)); }
+check() { local name=$1; shift; if "$@" >"$run/last.out" 2>&1; then ok "$name"; else ko "$name"; sed 's/^/#   /' "$run/last.out" | head -20; fi; }
+stat() { "$ctl" stats | awk -v k="$1" '$1 == k {print $2}'; }
+
+launcher_pid="" bg=()
+cleanup() {
+	for p in "${bg[@]+"${bg[@]}"}"; do kill "$p" 2>/dev/null; done
+	if [ -n "$launcher_pid" ]; then
+		kill -TERM "$launcher_pid" 2>/dev/null
+		for _ in $(seq 100); do kill -0 "$launcher_pid" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$launcher_pid" 2>/dev/null
+	fi
+	pkill -KILL -f "file-prefix sipfpca" 2>/dev/null
+	ip link del "$iface" 2>/dev/null
+	[ -n "${KEEP:-}" ] || rm -rf "$run"
+}
+trap cleanup EXIT
+
+sipp_cmd() { # port scenario [args]: one SIPp run, errors to stdout
+	local port=$1 sc=$2; shift 2
+	(cd "$run" && timeout 30 sipp -sf "$top/tests/sipp/$sc.xml" -i 10.77.0.1 -p "$port" -m 1 \
+		-timeout 20s -timeout_error -trace_err -nostdin "$@" >/dev/null 2>&1)
+	local rc=$?
+	[ $rc = 0 ] || cat "$run"/"${sc}"_*_errors.log 2>/dev/null | head -30
+	return $rc
+}
+register() { # user password contact_port expires
+	sipp_cmd 5073 reg_contact 10.77.0.2:5060 -key user "$1" -au "$1" -ap "$2" \
+		-key contact_port "$3" -key expires "$4"
+}
+
+"$top/scripts/sipfp-launch" --rundir "$run" --file-prefix sipfpca --iface "$iface" \
+	--set db_path="$run/db.sqlite" --set ctl_socket="$run/ctl.sock" \
+	--set algorithms=MD5,SHA-256 --set check_digest_uri=no \
+	--set t1_ms=100 --set timer_c_s=3 --set reg_min_expires=1 >"$run/launch.log" 2>&1 &
+launcher_pid=$!
+for _ in $(seq 100); do [ -S "$run/ctl.sock" ] && [ "$(stat control_attached 2>/dev/null)" = 1 ] && break; sleep 0.3; done
+[ "$(stat control_attached 2>/dev/null)" = 1 ] || { ko "sipfp started"; cat "$run/launch.log"; echo "$pass passed, $fail failed"; exit 1; }
+ok "sipfp started (TAP $iface)"
+mbuf0=$(stat mbuf_in_use)
+echo 1000pw | "$ctl" user add 1000 >/dev/null
+echo 1002pw | "$ctl" user add 1002 >/dev/null
+echo 1003pw | "$ctl" user add 1003 >/dev/null
+
+# ---- the reference call, captured ------------------------------------------
+tshark -i "$iface" -f "udp port 5060" -w "$run/call.pcap" -q >/dev/null 2>&1 &
+tshark_pid=$!; bg+=("$tshark_pid")
+sleep 1.5
+check "callee 1000 registers (REGISTER -> 401 -> REGISTER -> 200)" register 1000 1000pw 5072 300
+check "reg list shows 1000 at its contact" sh -c "'$ctl' reg list | grep -q '^1000.*sip:1000@10.77.0.1:5072'"
+sipp_cmd 5072 uas_answer >"$run/uas.out" 2>&1 &
+uas_pid=$!; bg+=("$uas_pid")
+sleep 0.5
+check "caller 1002: INVITE -> 407 -> ACK -> INVITE -> 100 -> 180 -> 200 -> ACK -> BYE -> 200" \
+	sipp_cmd 5071 uac_call 10.77.0.2:5060 -s 1000 -key user 1002 -au 1002 -ap 1002pw
+wait "$uas_pid"; rc=$?
+[ $rc = 0 ] && ok "callee 1000 answered: 100, 180, 200, ACK, BYE -> 200" || { ko "callee side (rc $rc)"; cat "$run/uas.out"; }
+sleep 1
+kill -INT "$tshark_pid"; wait "$tshark_pid" 2>/dev/null
+
+# the ladder, one line per message: source port > destination port, what
+tshark -r "$run/call.pcap" -Y 'sip' -T fields -e udp.srcport -e udp.dstport -e sip.Method \
+	-e sip.Status-Code -e sip.CSeq.method 2>/dev/null |
+	awk -F'\t' '{ what = $3 != "" ? $3 : $4 " (" $5 ")"; print $1 ">" $2 " " what }' >"$run/ladder.txt"
+# legs: caller 5071 <-> sipfp 5060, sipfp 5060 <-> callee 5072
+cat >"$run/want-caller.txt" <<'W'
+5071>5060 INVITE
+5060>5071 407 (INVITE)
+5071>5060 ACK
+5071>5060 INVITE
+5060>5071 100 (INVITE)
+5060>5071 180 (INVITE)
+5060>5071 200 (INVITE)
+5071>5060 ACK
+5071>5060 BYE
+5060>5071 200 (BYE)
+W
+cat >"$run/want-callee.txt" <<'W'
+5060>5072 INVITE
+5072>5060 100 (INVITE)
+5072>5060 180 (INVITE)
+5072>5060 200 (INVITE)
+5060>5072 ACK
+5060>5072 BYE
+5072>5060 200 (BYE)
+W
+grep -E '^(5071>5060|5060>5071) ' "$run/ladder.txt" | uniq >"$run/got-caller.txt"
+grep -E '^(5072>5060|5060>5072) ' "$run/ladder.txt" | uniq >"$run/got-callee.txt"
+check "capture, caller leg: steps 1-5, 9, 12, 13, 15, 16 in order" diff "$run/want-caller.txt" "$run/got-caller.txt"
+check "capture, callee leg: steps 6-8, 10, 11, 17, 18 in order" diff "$run/want-callee.txt" "$run/got-callee.txt"
+check "capture: the forwarded INVITE has our Via, Record-Route, Max-Forwards 69, no Proxy-Authorization" \
+	sh -c "tshark -r '$run/call.pcap' -Y 'sip.Method == \"INVITE\" && udp.dstport == 5072' -V 2>/dev/null |
+	       grep -q 'Record-Route: <sip:10.77.0.2:5060;lr>' &&
+	       tshark -r '$run/call.pcap' -Y 'sip.Method == \"INVITE\" && udp.dstport == 5072' -V 2>/dev/null | grep -q 'Max-Forwards: 69' &&
+	       ! tshark -r '$run/call.pcap' -Y 'sip.Method == \"INVITE\" && udp.dstport == 5072 && sip.Proxy-Authorization' 2>/dev/null | grep -q ."
+check "calls_answered 1, dialogs_ended 1, no dialog left" \
+	sh -c "[ $(stat calls_answered) = 1 ] && [ $(stat dialogs_ended) = 1 ] && [ $(stat dialogs_active) = 0 ]"
+
+# ---- failure paths ------------------------------------------------------------
+sc="$top/tests/integration/sipclient.py"
+check "unknown callee -> 404" env SIPFP_CALLEE=4040 "$sc" auth 1002 1002pw MD5 100 404
+check "known callee, not registered -> 480" env SIPFP_CALLEE=1003 "$sc" auth 1002 1002pw MD5 100 480
+# the contact registered, nobody listening there: timer B (64*T1 = 6.4 s) -> 408
+check "callee 1003 registers a contact where nobody answers" register 1003 1003pw 5099 300
+check "callee never answers -> 408 (timer B)" env SIPFP_CALLEE=1003 SIPFP_WAIT=12 "$sc" auth 1002 1002pw MD5 100 408
+check "INVITE retransmitted to the silent callee (timer A)" test "$(stat invite_retrans)" -ge 3
+check "un-REGISTER (Expires 0) removes the binding" register 1003 1003pw 5099 0
+check "reg list no longer shows 1003" sh -c "! '$ctl' reg list | grep -q '^1003'"
+check "a 2 s registration expires on time" register 1003 1003pw 5099 2
+sleep 3.5
+check "expired binding gone (reg_expired counted)" sh -c "! '$ctl' reg list | grep -q '^1003' && [ $(stat reg_expired) -ge 1 ]"
+
+# ---- restart of the control process between two calls -------------------------
+pkill -KILL -f "sipfp-control.*file-prefix sipfpca"
+for _ in $(seq 100); do [ -S "$run/ctl.sock" ] && [ "$(stat control_attached 2>/dev/null)" = 1 ] && break; sleep 0.2; done
+check "control restarted: registration of 1000 restored from the store" sh -c "'$ctl' reg list | grep -q '^1000'"
+sipp_cmd 5072 uas_answer >"$run/uas2.out" 2>&1 &
+uas_pid=$!; bg+=("$uas_pid")
+sleep 0.5
+check "second call after the restart" sipp_cmd 5071 uac_call 10.77.0.2:5060 -s 1000 -key user 1002 -au 1002 -ap 1002pw
+wait "$uas_pid"
+check "no dialog left" test "$(stat dialogs_active)" = 0
+sleep 1
+check "no mbuf leaked (in use $mbuf0 -> $(stat mbuf_in_use))" test "$(stat mbuf_in_use)" = "$mbuf0"
+
+kill -TERM "$launcher_pid"
+for _ in $(seq 100); do kill -0 "$launcher_pid" 2>/dev/null || break; sleep 0.1; done
+launcher_pid=""
+check "every process gone" sh -c "! pgrep -f 'file-prefix [s]ipfpca' >/dev/null"
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
