@@ -547,6 +547,16 @@ static void dlg_remove(struct store_dialog *d)
 	*d = dlg[--n_dlg];
 }
 
+/* the call failed before an answer: its early dialogs are over (12.3) */
+static void dlg_drop_early(const char *call_id)
+{
+	for (unsigned i = 0; i < n_dlg;)
+		if (!strcmp(dlg[i].call_id, call_id) && dlg[i].state == PX_DLG_EARLY)
+			dlg_remove(&dlg[i]);
+		else
+			i++;
+}
+
 static int load_dialog(void *ctx, const struct store_dialog *d)
 {
 	(void)ctx;
@@ -1002,16 +1012,20 @@ static void response(const struct sfp_sip_meta *mt, const char *p, const struct 
 			t->final = m->status;
 			t->state = ITX_COMPLETED;
 			t->t_end = mt->rx_ms + 64ull * E.t1_ms;
+			dlg_drop_early(t->call_id);
 			if (!t->cancelled)
 				px_cnt.calls_failed++;
-			/* an early dialog of this call is over */
-			for (unsigned i = 0; i < n_dlg;)
-				if (str_is(m->call_id, dlg[i].call_id) && dlg[i].state == PX_DLG_EARLY &&
-				    str_is(m->from_tag, dlg[i].from_tag))
-					dlg_remove(&dlg[i]);
-				else
-					i++;
 			E.log("call %s -> %s failed: %u", t->caller, t->callee, m->status);
+			if (m->n_via < 2) {
+				/* a UAS that answered with our CANCEL's Via stack
+				 * instead of the INVITE's: answer the caller from
+				 * the transaction rather than lose the final */
+				char r[64];
+				cstr(r, sizeof(r), m->reason);
+				itx_reply_caller(t, m->status, r);
+				px_cnt.resp_relayed++;
+				return;
+			}
 		}
 	} else if (str_is(m->cseq_method, "BYE") && m->status >= 200) {
 		struct store_dialog *d = dlg_find(m->call_id, m->from_tag, m->to_tag);
@@ -1104,6 +1118,7 @@ void px_tick(uint64_t now)
 				t->cancelled = true;
 				t->state = ITX_COMPLETED;
 				t->final = 408;
+				dlg_drop_early(t->call_id);
 				t->t_end = now + 64ull * E.t1_ms;
 			}
 			break;

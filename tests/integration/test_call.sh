@@ -127,6 +127,30 @@ check "a 2 s registration expires on time" register 1003 1003pw 5099 2
 sleep 3.5
 check "expired binding gone (reg_expired counted)" sh -c "! '$ctl' reg list | grep -q '^1003' && [ $(stat reg_expired) -ge 1 ]"
 
+# ---- CANCEL, timer C, BYE from the callee ---------------------------------------
+sipp_cmd 5072 uas_ring >"$run/uas3.out" 2>&1 &
+uas_pid=$!; bg+=("$uas_pid")
+sleep 0.5
+check "caller CANCELs while ringing: 200 for the CANCEL, 487 for the INVITE" \
+	sipp_cmd 5071 uac_cancel 10.77.0.2:5060 -s 1000 -key user 1002 -au 1002 -ap 1002pw
+wait "$uas_pid" && ok "callee got the CANCEL, answered 487, got the ACK" || { ko "callee side of CANCEL"; cat "$run/uas3.out"; }
+check "CANCEL counted" test "$(stat calls_cancelled)" = 1
+
+sipp_cmd 5072 uas_ring >"$run/uas4.out" 2>&1 &
+uas_pid=$!; bg+=("$uas_pid")
+sleep 0.5
+check "ringing longer than timer_c_s (3 s): caller gets 100, 180, 408" \
+	env SIPFP_CALLEE=1000 SIPFP_WAIT=8 "$sc" auth 1002 1002pw MD5 100 180 408
+wait "$uas_pid" && ok "timer C: callee got sipfp's CANCEL and its ACK" || { ko "callee side of timer C"; cat "$run/uas4.out"; }
+
+sipp_cmd 5072 uas_bye >"$run/uas5.out" 2>&1 &
+uas_pid=$!; bg+=("$uas_pid")
+sleep 0.5
+check "callee hangs up: its BYE reaches the caller through the Record-Route" \
+	sipp_cmd 5071 uac_bye_in 10.77.0.2:5060 -s 1000 -key user 1002 -au 1002 -ap 1002pw
+wait "$uas_pid" && ok "callee's BYE answered 200 through sipfp" || { ko "callee side of BYE"; cat "$run/uas5.out"; }
+check "no dialog left after the callee's BYE" test "$(stat dialogs_active)" = 0
+
 # ---- restart of the control process between two calls -------------------------
 pkill -KILL -f "sipfp-control.*file-prefix sipfpca"
 for _ in $(seq 100); do [ -S "$run/ctl.sock" ] && [ "$(stat control_attached 2>/dev/null)" = 1 ] && break; sleep 0.2; done
