@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# bench/calls.sh: the whole reference call at a rate, through sipfp on its
+# TAP port, SIPp on both ends; CPU time of each sipfp process per call;
+# control-process memory with many users loaded.
+#
+# Usage: bench/calls.sh [--rate CPS] [--calls N] [--users N] [--build DIR]
+# Root only.  Prints one table; never fails on a rate.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$here/..
+build=$top/build
+rate=200 calls=2000 users=100000
+while [ $# -gt 0 ]; do
+	case $1 in
+	--rate) rate=$2; shift 2 ;;
+	--calls) calls=$2; shift 2 ;;
+	--users) users=$2; shift 2 ;;
+		--build) build=$2; shift 2 ;;
+	-h|--help) sed -n 3,10p "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "calls.sh: unknown option $1" >&2; exit 2 ;;
+	esac
+done
+[ "$(id -u)" = 0 ] || { echo "calls.sh: run as root" >&2; exit 1; }
+ctl=$build/control/cli/sipfpctl
+run=$(mktemp -d /tmp/sipfp-bcall.XXXXXX)
+export SIPFP_SOCKET=$run/ctl.sock
+launcher=""
+cleanup() {
+	pkill -f "sipp.*$run" 2>/dev/null || true
+	[ -n "$launcher" ] && kill -TERM "$launcher" 2>/dev/null && wait "$launcher" 2>/dev/null
+	pkill -KILL -f "file-prefix sipfpbc" 2>/dev/null || true
+	ip link del sipfpbc0 2>/dev/null || true
+	[ -n "${KEEP:-}" ] || rm -rf "$run"
+}
+trap cleanup EXIT INT TERM
+stat() { "$ctl" stats | awk -v k="$1" '$1 == k {print $2}'; }
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }   # clock ticks
+rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; } # KiB
+
+SIPFP_BINDIR=$build "$top/scripts/sipfp-launch" --rundir "$run" --file-prefix sipfpbc --iface sipfpbc0 \
+	--set db_path="$run/db.sqlite" --set ctl_socket="$run/ctl.sock" \
+	--set algorithms=MD5,SHA-256 --set check_digest_uri=no --set cred_capacity=262144 \
+	>"$run/launch.log" 2>&1 &
+launcher=$!
+for _ in $(seq 100); do [ -S "$run/ctl.sock" ] && [ "$(stat control_attached 2>/dev/null)" = 1 ] && break; sleep 0.3; done
+dp=$(pgrep -f "sipfp-dataplane.*file-prefix sipfpbc" | head -1)
+cp=$(pgrep -f "sipfp-control.*file-prefix sipfpbc" | head -1)
+
+# users: the caller, the callee, and many more, as htdigest lines
+python3 - "$users" >"$run/users.htdigest" <<'PY'
+import hashlib, sys
+for i in range(int(sys.argv[1])):
+    u = f"u{i}"
+    print(f"{u}:sipfp:{hashlib.md5(f'{u}:sipfp:pw{i}'.encode()).hexdigest()}")
+PY
+rss0=$(rss "$cp")
+"$ctl" user import "$run/users.htdigest" >/dev/null
+for _ in $(seq 100); do [ "$(stat users)" -ge "$users" ] && break; sleep 0.2; done
+rss1=$(rss "$cp")
+
+# the callee registers (one SIPp transaction; a registrations-per-second
+# figure needs a per-user digest SIPp cannot take from a CSV file: not yet)
+(cd "$run" && timeout 30 sipp 10.77.0.2:5060 -sf "$top/tests/sipp/reg_contact.xml" -key user u0 \
+	-au u0 -ap pw0 -key contact_port 5072 -key expires 3600 -i 10.77.0.1 -p 5073 -m 1 \
+	-timeout 20s -trace_err -nostdin >/dev/null 2>&1) || true
+reg_ok=$(stat reg_ok)
+
+# calls: u1 calls u0 (registered at 10.77.0.1:5072 above)
+(cd "$run" && timeout 600 sipp -sf "$top/tests/sipp/uas_answer.xml" -i 10.77.0.1 -p 5072 -m "$calls" \
+	-nostdin >/dev/null 2>&1) &
+uas=$!
+sleep 0.5
+c0=$(cpu "$dp"); k0=$(cpu "$cp"); a0=$(stat calls_answered)
+s0=$(date +%s.%N)
+(cd "$run" && timeout 600 sipp 10.77.0.2:5060 -sf "$top/tests/sipp/uac_call.xml" -s u0 \
+	-key user u1 -au u1 -ap pw1 -i 10.77.0.1 -p 5071 -r "$rate" -l 2000 -m "$calls" \
+	-timeout 300s -trace_err -trace_stat -stf "$run/uac.csv" -nostdin >/dev/null 2>&1) || true
+s1=$(date +%s.%N)
+wait "$uas" || true
+c1=$(cpu "$dp"); k1=$(cpu "$cp"); a1=$(stat calls_answered)
+ok=$(tail -1 "$run/uac.csv" | awk -F';' '{print $16}')   # SuccessfulCall(C)
+bad=$(tail -1 "$run/uac.csv" | awk -F';' '{print $18}')  # FailedCall(C)
+hz=$(getconf CLK_TCK)
+
+# memory per dialog: hold calls open (uas without BYE is not needed: count rows)
+echo
+echo "sipfp reference calls through the TAP port, SIPp both ends, $(nproc) cores, $(date -u +%F)"
+awk -v n="$((a1 - a0))" -v s0="$s0" -v s1="$s1" -v c="$((c1 - c0))" -v k="$((k1 - k0))" -v hz="$hz" \
+	-v ok="$ok" -v bad="$bad" -v rate="$rate" 'BEGIN {
+	printf "calls offered at %d/s: %s successful, %s failed (SIPp), %d answered (sipfp)\n", rate, ok, bad, n
+	printf "call rate achieved: %.0f calls/s over %.1f s\n", n / (s1 - s0), s1 - s0
+	if (n > 0) printf "CPU per call: data plane %.0f us (busy-polling worker included), control %.0f us\n",
+		1e6 * c / hz / n, 1e6 * k / hz / n }'
+awk -v u="$users" -v a="$rss0" -v b="$rss1" 'BEGIN {
+	printf "control RSS: %d KiB, %d KiB with %d users loaded (%.0f B/user)\n", a, b, u, 1024 * (b - a) / u }'
+echo "dialog table: fixed, $(( $(grep -o 'MAX_DIALOGS [0-9]*' "$top/control/proxy.c" | awk '{print $2}') )) entries of $(( 128 + 64 * 4 + 4 + 8 )) bytes (allocated up front)"
