@@ -20,6 +20,7 @@
 
 #include "proxy.h"
 #include "sip_auth.h"
+#include "wbuf.h"
 
 struct px_counters px_cnt;
 static struct px_env E;
@@ -30,25 +31,8 @@ static struct px_env E;
 
 /* ---- small helpers -------------------------------------------------------------- */
 
-struct wb {
-	char *p;
-	size_t n, cap;
-	bool full;
-};
-
-static void put(struct wb *w, const char *s, size_t n)
-{
-	if (w->full || n > w->cap - w->n) {
-		w->full = true;
-		return;
-	}
-	memcpy(w->p + w->n, s, n);
-	w->n += n;
-}
-static void puts_(struct wb *w, const char *s) { put(w, s, strlen(s)); }
-static void putstr(struct wb *w, struct sfp_str s) { put(w, s.p, s.n); }
-static void putf(struct wb *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void putf(struct wb *w, const char *fmt, ...)
+static void putf(struct sfp_wbuf *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void putf(struct sfp_wbuf *w, const char *fmt, ...)
 {
 	char b[512];
 	va_list ap;
@@ -58,7 +42,7 @@ static void putf(struct wb *w, const char *fmt, ...)
 	if (r < 0 || (size_t)r >= sizeof(b))
 		w->full = true;
 	else
-		put(w, b, (size_t)r);
+		sfp_put(w, b, (size_t)r);
 }
 
 static void cstr(char *d, size_t cap, struct sfp_str s)
@@ -478,7 +462,7 @@ static void registrar(const struct sfp_sip_meta *mt, const char *p, uint32_t len
 	}
 	/* 10.3 step 8: 200 with every current binding and its remaining time */
 	char extra[4096];
-	struct wb w = { extra, 0, sizeof(extra) - 1, false };
+	struct sfp_wbuf w = { extra, 0, sizeof(extra) - 1, false };
 	unsigned left = 0;
 	for (unsigned i = 0; i < n_binds; i++) {
 		if (strcmp(binds[i].b.aor, aor))
@@ -637,17 +621,17 @@ static void itx_send_sibling(struct itx *t, const char *method, struct sfp_str t
 	struct sfp_sip f;
 	if (sfp_scan(t->fwd, t->fwd_len, &f) != SFP_SE_OK)
 		return;
-	struct wb w = { out, 0, sizeof(out), false };
+	struct sfp_wbuf w = { out, 0, sizeof(out), false };
 	putf(&w, "%s ", method);
-	putstr(&w, f.ruri);
-	puts_(&w, " SIP/2.0\r\nVia: ");
-	putstr(&w, f.via[0]);
-	puts_(&w, "\r\nMax-Forwards: 70\r\nFrom: ");
-	putstr(&w, f.from);
-	puts_(&w, "\r\nTo: ");
-	putstr(&w, to_override.p ? to_override : f.to);
-	puts_(&w, "\r\nCall-ID: ");
-	putstr(&w, f.call_id);
+	sfp_putstr(&w, f.ruri);
+	sfp_puts(&w, " SIP/2.0\r\nVia: ");
+	sfp_putstr(&w, f.via[0]);
+	sfp_puts(&w, "\r\nMax-Forwards: 70\r\nFrom: ");
+	sfp_putstr(&w, f.from);
+	sfp_puts(&w, "\r\nTo: ");
+	sfp_putstr(&w, to_override.p ? to_override : f.to);
+	sfp_puts(&w, "\r\nCall-ID: ");
+	sfp_putstr(&w, f.call_id);
 	putf(&w, "\r\nCSeq: %u %s\r\nContent-Length: 0\r\n\r\n", f.cseq_num, method);
 	if (!w.full)
 		E.send(t->dst_ip, t->dst_port, out, (uint32_t)w.n);
@@ -672,12 +656,12 @@ static size_t fwd_request(char *out, size_t cap, const struct sfp_sip_meta *mt, 
 			  const struct sfp_sip *m, struct sfp_str ruri, const char *branch,
 			  bool record_route, bool pop_route, bool strip_pauthz)
 {
-	struct wb w = { out, 0, cap, false };
+	struct sfp_wbuf w = { out, 0, cap, false };
 	char ipb[16];
-	putstr(&w, m->method_name);
-	put(&w, " ", 1);
-	putstr(&w, ruri);
-	puts_(&w, " SIP/2.0\r\n");
+	sfp_putstr(&w, m->method_name);
+	sfp_put(&w, " ", 1);
+	sfp_putstr(&w, ruri);
+	sfp_puts(&w, " SIP/2.0\r\n");
 	putf(&w, "Via: SIP/2.0/UDP %s:%u;branch=%s\r\n", E.lcfg->addr, E.lcfg->sip_port, branch);
 	if (record_route)
 		putf(&w, "Record-Route: <sip:%s:%u;lr>\r\n", E.lcfg->addr, E.lcfg->sip_port);
@@ -690,22 +674,22 @@ static size_t fwd_request(char *out, size_t cap, const struct sfp_sip_meta *mt, 
 				continue;
 			vias_done = true;
 			for (uint32_t i = 0; i < m->n_via; i++) {
-				puts_(&w, "Via: ");
+				sfp_puts(&w, "Via: ");
 				if (i == 0 && m->top_via_ok) {
 					const struct sfp_via *v = &m->top_via;
 					if (v->rport && !v->rport_has_value) {
-						put(&w, v->value.p, v->rport_end);
+						sfp_put(&w, v->value.p, v->rport_end);
 						putf(&w, "=%u", mt->src_port);
-						put(&w, v->value.p + v->rport_end, v->value.n - v->rport_end);
+						sfp_put(&w, v->value.p + v->rport_end, v->value.n - v->rport_end);
 					} else {
-						putstr(&w, v->value);
+						sfp_putstr(&w, v->value);
 					}
 					if (!v->received.p)
 						putf(&w, ";received=%s", ipstr(mt->src_ip, ipb));
 				} else {
-					putstr(&w, m->via[i]);
+					sfp_putstr(&w, m->via[i]);
 				}
-				puts_(&w, "\r\n");
+				sfp_puts(&w, "\r\n");
 			}
 		} else if (name_is(h.name, "max-forwards", 0)) {
 			mf_done = true;
@@ -719,21 +703,21 @@ static size_t fwd_request(char *out, size_t cap, const struct sfp_sip_meta *mt, 
 			struct sfp_uri_parts up;
 			if (u.p && sfp_uri_parse(u, &up) >= 0 && uri_is_us(&up)) {
 				if (rest.n) {
-					puts_(&w, "Route: ");
-					putstr(&w, rest);
-					puts_(&w, "\r\n");
+					sfp_puts(&w, "Route: ");
+					sfp_putstr(&w, rest);
+					sfp_puts(&w, "\r\n");
 				}
 			} else {
-				put(&w, h.start, (size_t)(h.end - h.start));
+				sfp_put(&w, h.start, (size_t)(h.end - h.start));
 			}
 		} else {
-			put(&w, h.start, (size_t)(h.end - h.start));
+			sfp_put(&w, h.start, (size_t)(h.end - h.start));
 		}
 	}
 	if (!mf_done)
-		puts_(&w, "Max-Forwards: 70\r\n");
-	puts_(&w, "\r\n");
-	putstr(&w, m->body);
+		sfp_puts(&w, "Max-Forwards: 70\r\n");
+	sfp_puts(&w, "\r\n");
+	sfp_putstr(&w, m->body);
 	return w.full ? 0 : w.n;
 }
 
@@ -1044,9 +1028,9 @@ static void response(const struct sfp_sip_meta *mt, const char *p, const struct 
 		px_cnt.resp_stray++;
 		return;
 	}
-	struct wb w = { obuf, 0, sizeof(obuf), false };
+	struct sfp_wbuf w = { obuf, 0, sizeof(obuf), false };
 	size_t off = first_line_end(p, m->msg_len);
-	put(&w, p, off);
+	sfp_put(&w, p, off);
 	bool popped = false;
 	struct rawh h;
 	while (hdr_next(p, m->msg_len, &off, &h)) {
@@ -1055,16 +1039,16 @@ static void response(const struct sfp_sip_meta *mt, const char *p, const struct 
 			struct sfp_str rest;
 			first_value(h.value, &rest);
 			if (rest.n) {
-				puts_(&w, "Via: ");
-				putstr(&w, rest);
-				puts_(&w, "\r\n");
+				sfp_puts(&w, "Via: ");
+				sfp_putstr(&w, rest);
+				sfp_puts(&w, "\r\n");
 			}
 			continue;
 		}
-		put(&w, h.start, (size_t)(h.end - h.start));
+		sfp_put(&w, h.start, (size_t)(h.end - h.start));
 	}
-	puts_(&w, "\r\n");
-	putstr(&w, m->body);
+	sfp_puts(&w, "\r\n");
+	sfp_putstr(&w, m->body);
 	if (w.full)
 		return;
 	px_cnt.resp_relayed++;
@@ -1082,6 +1066,19 @@ void px_rx(const struct sfp_sip_meta *mt, const char *p, uint32_t len, const str
 
 /* ---- timers ----------------------------------------------------------------- */
 
+/* the caller gets 408 and the transaction is done (timers B and C) */
+static void itx_timeout(struct itx *t, const char *why, uint64_t now)
+{
+	px_cnt.calls_408++;
+	px_cnt.calls_failed++;
+	E.log("INVITE %s -> %s: %s 408", t->caller, t->callee, why);
+	itx_reply_caller(t, 408, "Request Timeout");
+	t->state = ITX_COMPLETED;
+	t->final = 408;
+	t->t_end = now + 64ull * E.t1_ms;
+	dlg_drop_early(t->call_id);
+}
+
 void px_tick(uint64_t now)
 {
 	for (unsigned i = 0; i < MAX_ITX; i++) {
@@ -1091,12 +1088,7 @@ void px_tick(uint64_t now)
 			break;
 		case ITX_CALLING:
 			if (now >= t->t_b) {
-				/* timer B: nobody answered at all */
-				px_cnt.calls_408++;
-				px_cnt.calls_failed++;
-				E.log("INVITE %s -> %s: no answer from the callee (timer B), 408",
-				      t->caller, t->callee);
-				itx_reply_caller(t, 408, "Request Timeout");
+				itx_timeout(t, "no answer from the callee (timer B)", now);
 				itx_free(t);
 			} else if (now >= t->t_a) {
 				/* timer A: UDP, retransmit, doubling */
@@ -1109,17 +1101,9 @@ void px_tick(uint64_t now)
 		case ITX_PROCEEDING:
 			if (now >= t->t_c) {
 				/* timer C (16.6 step 11): ringing too long */
-				px_cnt.calls_408++;
-				px_cnt.calls_failed++;
-				E.log("INVITE %s -> %s: not answered in time (timer C), CANCEL and 408",
-				      t->caller, t->callee);
 				itx_send_sibling(t, "CANCEL", (struct sfp_str){ NULL, 0 });
-				itx_reply_caller(t, 408, "Request Timeout");
 				t->cancelled = true;
-				t->state = ITX_COMPLETED;
-				t->final = 408;
-				dlg_drop_early(t->call_id);
-				t->t_end = now + 64ull * E.t1_ms;
+				itx_timeout(t, "not answered in time (timer C), CANCEL and", now);
 			}
 			break;
 		case ITX_COMPLETED:

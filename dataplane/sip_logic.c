@@ -9,6 +9,7 @@
 #include "sipfp/counters.h"
 #include "sipfp/shm.h"
 #include "sip_logic.h"
+#include "wbuf.h"
 
 static void reply(struct sfp_decision *d, uint16_t code, const char *reason, uint16_t counter)
 {
@@ -288,44 +289,6 @@ void sfp_decide(const struct sfp_logic_cfg *cfg, const struct sfp_sip *m,
 
 /* ---- replies ----------------------------------------------------------- */
 
-struct wbuf {
-	char *p;
-	size_t n, cap;
-	bool full;
-};
-
-static void put(struct wbuf *w, const char *s, size_t n)
-{
-	if (w->full || n > w->cap - w->n) {
-		w->full = true;
-		return;
-	}
-	memcpy(w->p + w->n, s, n);
-	w->n += n;
-}
-
-/* inline: with a literal the length is folded at compile time */
-static inline __attribute__((always_inline)) void puts_(struct wbuf *w, const char *s)
-{
-	put(w, s, __builtin_strlen(s));
-}
-
-static void putstr(struct wbuf *w, struct sfp_str s)
-{
-	put(w, s.p, s.n);
-}
-
-static void putu(struct wbuf *w, uint32_t v)
-{
-	char b[10];
-	size_t i = sizeof(b);
-	do {
-		b[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	put(w, b + i, sizeof(b) - i);
-}
-
 void sfp_ip4_fmt(uint32_t addr_be, char out[16])
 {
 	const uint8_t *b = (const uint8_t *)&addr_be;
@@ -349,86 +312,86 @@ void sfp_reply_dest(const struct sfp_sip *m, uint16_t src_port, uint16_t *dst_po
 		*dst_port = m->top_via.port ? m->top_via.port : 5060;
 }
 
-static void put_challenge(struct wbuf *w, const struct sfp_logic_cfg *cfg,
+static void put_challenge(struct sfp_wbuf *w, const struct sfp_logic_cfg *cfg,
 			  const struct sfp_decision *d, const char *nonce, uint8_t alg)
 {
-	puts_(w, (d->flags & SFP_D_PROXY) ? "Proxy-Authenticate: Digest realm=\"" :
+	sfp_puts(w, (d->flags & SFP_D_PROXY) ? "Proxy-Authenticate: Digest realm=\"" :
 					    "WWW-Authenticate: Digest realm=\"");
-	put(w, cfg->keys.realm, cfg->keys.realm_len);
-	puts_(w, "\", nonce=\"");
-	put(w, nonce, SFP_NONCE_LEN);
-	puts_(w, alg == SFP_ALG_SHA256 ? "\", algorithm=SHA-256" : "\", algorithm=MD5");
+	sfp_put(w, cfg->keys.realm, cfg->keys.realm_len);
+	sfp_puts(w, "\", nonce=\"");
+	sfp_put(w, nonce, SFP_NONCE_LEN);
+	sfp_puts(w, alg == SFP_ALG_SHA256 ? "\", algorithm=SHA-256" : "\", algorithm=MD5");
 	if (cfg->qop)
-		puts_(w, ", qop=\"auth\"");
+		sfp_puts(w, ", qop=\"auth\"");
 	if (d->flags & SFP_D_STALE)
-		puts_(w, ", stale=true");
-	puts_(w, "\r\n");
+		sfp_puts(w, ", stale=true");
+	sfp_puts(w, "\r\n");
 }
 
 size_t sfp_reply_build(char *out, size_t cap, const struct sfp_logic_cfg *cfg,
 		       const struct sfp_sip *m, const struct sfp_decision *d,
 		       const struct sfp_reply_ctx *rc)
 {
-	struct wbuf w = { out, 0, cap, false };
+	struct sfp_wbuf w = { out, 0, cap, false };
 	char ip[16];
 
 	sfp_ip4_fmt(rc->src_ip, ip);
-	puts_(&w, "SIP/2.0 ");
-	putu(&w, d->code);
-	puts_(&w, " ");
-	puts_(&w, d->reason);
-	puts_(&w, "\r\n");
+	sfp_puts(&w, "SIP/2.0 ");
+	sfp_putu(&w, d->code);
+	sfp_puts(&w, " ");
+	sfp_puts(&w, d->reason);
+	sfp_puts(&w, "\r\n");
 
 	/* Via: every value, in order; one per line is equivalent (7.3.1).
 	 * The top one records where the request really came from (18.2.1,
 	 * RFC 3581 4). */
 	for (uint32_t i = 0; i < m->n_via; i++) {
-		puts_(&w, "Via: ");
+		sfp_puts(&w, "Via: ");
 		if (i == 0 && m->top_via_ok) {
 			const struct sfp_via *v = &m->top_via;
 			if (v->rport && !v->rport_has_value) {
-				put(&w, v->value.p, v->rport_end);
-				puts_(&w, "=");
-				putu(&w, rc->src_port);
-				put(&w, v->value.p + v->rport_end, v->value.n - v->rport_end);
+				sfp_put(&w, v->value.p, v->rport_end);
+				sfp_puts(&w, "=");
+				sfp_putu(&w, rc->src_port);
+				sfp_put(&w, v->value.p + v->rport_end, v->value.n - v->rport_end);
 			} else {
-				putstr(&w, v->value);
+				sfp_putstr(&w, v->value);
 			}
 			if (!v->received.p && (v->rport || !sfp_str_ieq(v->host, ip))) {
-				puts_(&w, ";received=");
-				puts_(&w, ip);
+				sfp_puts(&w, ";received=");
+				sfp_puts(&w, ip);
 			}
 		} else {
-			putstr(&w, m->via[i]);
+			sfp_putstr(&w, m->via[i]);
 		}
-		puts_(&w, "\r\n");
+		sfp_puts(&w, "\r\n");
 	}
 	if (m->from.p) {
-		puts_(&w, "From: ");
-		putstr(&w, m->from);
-		puts_(&w, "\r\n");
+		sfp_puts(&w, "From: ");
+		sfp_putstr(&w, m->from);
+		sfp_puts(&w, "\r\n");
 	}
 	if (m->to.p) {
-		puts_(&w, "To: ");
-		putstr(&w, m->to);
+		sfp_puts(&w, "To: ");
+		sfp_putstr(&w, m->to);
 		/* 8.2.6.2: a tag on every response but 100 */
 		if (!m->to_tag.p && d->code > 100) {
 			char tag[SFP_TAG_LEN];
 			sfp_tag_make(&cfg->keys, m->call_id, m->from_tag, m->top_via.branch, tag);
-			puts_(&w, ";tag=");
-			put(&w, tag, SFP_TAG_LEN);
+			sfp_puts(&w, ";tag=");
+			sfp_put(&w, tag, SFP_TAG_LEN);
 		}
-		puts_(&w, "\r\n");
+		sfp_puts(&w, "\r\n");
 	}
 	if (m->call_id.p) {
-		puts_(&w, "Call-ID: ");
-		putstr(&w, m->call_id);
-		puts_(&w, "\r\n");
+		sfp_puts(&w, "Call-ID: ");
+		sfp_putstr(&w, m->call_id);
+		sfp_puts(&w, "\r\n");
 	}
 	if (m->cseq.p) {
-		puts_(&w, "CSeq: ");
-		putstr(&w, m->cseq);
-		puts_(&w, "\r\n");
+		sfp_puts(&w, "CSeq: ");
+		sfp_putstr(&w, m->cseq);
+		sfp_puts(&w, "\r\n");
 	}
 	if (d->flags & SFP_D_CHALLENGE) {
 		/* RFC 8760 2.4: one header per algorithm, preferred first */
@@ -440,20 +403,20 @@ size_t sfp_reply_build(char *out, size_t cap, const struct sfp_logic_cfg *cfg,
 			put_challenge(&w, cfg, d, rc->nonce, second);
 	}
 	if (d->flags & SFP_D_UNSUPPORTED) {
-		puts_(&w, "Unsupported: ");
-		putstr(&w, d->unsupported);
-		puts_(&w, "\r\n");
+		sfp_puts(&w, "Unsupported: ");
+		sfp_putstr(&w, d->unsupported);
+		sfp_puts(&w, "\r\n");
 	}
 	if (d->flags & SFP_D_RETRY_AFTER) {
-		puts_(&w, "Retry-After: ");
-		putu(&w, cfg->retry_after);
-		puts_(&w, "\r\n");
+		sfp_puts(&w, "Retry-After: ");
+		sfp_putu(&w, cfg->retry_after);
+		sfp_puts(&w, "\r\n");
 	}
 	if (d->flags & SFP_D_ALLOW)
-		puts_(&w, "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, UPDATE, INFO\r\n"
+		sfp_puts(&w, "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, UPDATE, INFO\r\n"
 			  "Accept: application/sdp\r\n");
 	if (d->extra)
-		puts_(&w, d->extra);
-	puts_(&w, "Server: sipfp\r\nContent-Length: 0\r\n\r\n");
+		sfp_puts(&w, d->extra);
+	sfp_puts(&w, "Server: sipfp\r\nContent-Length: 0\r\n\r\n");
 	return w.full ? 0 : w.n;
 }
