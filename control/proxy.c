@@ -657,7 +657,6 @@ static size_t fwd_request(char *out, size_t cap, const struct sfp_sip_meta *mt, 
 			  bool record_route, bool pop_route, bool strip_pauthz)
 {
 	struct sfp_wbuf w = { out, 0, cap, false };
-	char ipb[16];
 	sfp_putstr(&w, m->method_name);
 	sfp_put(&w, " ", 1);
 	sfp_putstr(&w, ruri);
@@ -673,24 +672,7 @@ static size_t fwd_request(char *out, size_t cap, const struct sfp_sip_meta *mt, 
 			if (vias_done)
 				continue;
 			vias_done = true;
-			for (uint32_t i = 0; i < m->n_via; i++) {
-				sfp_puts(&w, "Via: ");
-				if (i == 0 && m->top_via_ok) {
-					const struct sfp_via *v = &m->top_via;
-					if (v->rport && !v->rport_has_value) {
-						sfp_put(&w, v->value.p, v->rport_end);
-						putf(&w, "=%u", mt->src_port);
-						sfp_put(&w, v->value.p + v->rport_end, v->value.n - v->rport_end);
-					} else {
-						sfp_putstr(&w, v->value);
-					}
-					if (!v->received.p)
-						putf(&w, ";received=%s", ipstr(mt->src_ip, ipb));
-				} else {
-					sfp_putstr(&w, m->via[i]);
-				}
-				sfp_puts(&w, "\r\n");
-			}
+			sfp_put_vias(&w, m, mt->src_ip, mt->src_port);
 		} else if (name_is(h.name, "max-forwards", 0)) {
 			mf_done = true;
 			putf(&w, "Max-Forwards: %d\r\n", m->max_forwards > 0 ? m->max_forwards - 1 : 0);
@@ -921,6 +903,24 @@ static void request(const struct sfp_sip_meta *mt, const char *p, const struct s
 	}
 }
 
+/* the dialog a tagged response to t's INVITE belongs to, made if new */
+static struct store_dialog *dlg_get(const struct itx *t, const struct sfp_sip *m, uint64_t now)
+{
+	struct store_dialog *d = dlg_find(m->call_id, m->from_tag, m->to_tag);
+	if (d || n_dlg == MAX_DIALOGS)
+		return d;
+	d = &dlg[n_dlg++];
+	memset(d, 0, sizeof(*d));
+	cstr(d->call_id, sizeof(d->call_id), m->call_id);
+	cstr(d->from_tag, sizeof(d->from_tag), m->from_tag);
+	cstr(d->to_tag, sizeof(d->to_tag), m->to_tag);
+	snprintf(d->caller, sizeof(d->caller), "%s", t->caller);
+	snprintf(d->callee, sizeof(d->callee), "%s", t->callee);
+	d->state = PX_DLG_EARLY;
+	d->created_ms = now;
+	return d;
+}
+
 /* ---- responses --------------------------------------------------------------- */
 
 static void response(const struct sfp_sip_meta *mt, const char *p, const struct sfp_sip *m)
@@ -950,38 +950,17 @@ static void response(const struct sfp_sip_meta *mt, const char *p, const struct 
 			}
 			if (m->status == 100)
 				return; /* hop by hop: the caller had ours */
-			if (m->to_tag.p && !dlg_find(m->call_id, m->from_tag, m->to_tag) && n_dlg < MAX_DIALOGS) {
-				struct store_dialog *d = &dlg[n_dlg++];
-				memset(d, 0, sizeof(*d));
-				cstr(d->call_id, sizeof(d->call_id), m->call_id);
-				cstr(d->from_tag, sizeof(d->from_tag), m->from_tag);
-				cstr(d->to_tag, sizeof(d->to_tag), m->to_tag);
-				snprintf(d->caller, sizeof(d->caller), "%s", t->caller);
-				snprintf(d->callee, sizeof(d->callee), "%s", t->callee);
-				d->state = PX_DLG_EARLY;
-				d->created_ms = mt->rx_ms;
-			}
+			if (m->to_tag.p)
+				dlg_get(t, m, mt->rx_ms); /* early dialog (12.1) */
 		} else if (m->status < 300) {
 			if (t->final < 200) {
 				px_cnt.calls_answered++;
 				E.log("call %s -> %s answered", t->caller, t->callee);
 			}
-			struct store_dialog *d = dlg_find(m->call_id, m->from_tag, m->to_tag);
-			if (!d && n_dlg < MAX_DIALOGS) {
-				d = &dlg[n_dlg++];
-				memset(d, 0, sizeof(*d));
-				cstr(d->call_id, sizeof(d->call_id), m->call_id);
-				cstr(d->from_tag, sizeof(d->from_tag), m->from_tag);
-				cstr(d->to_tag, sizeof(d->to_tag), m->to_tag);
-				snprintf(d->caller, sizeof(d->caller), "%s", t->caller);
-				snprintf(d->callee, sizeof(d->callee), "%s", t->callee);
-				d->created_ms = mt->rx_ms;
-			}
-			if (d) {
-				if (d->state != PX_DLG_CONFIRMED)
-					d->state = PX_DLG_EARLY; /* answered; confirmed by the ACK */
+			/* answered; confirmed by the ACK */
+			struct store_dialog *d = dlg_get(t, m, mt->rx_ms);
+			if (d)
 				store_dialog_put(E.db, d);
-			}
 			/* the 2xx ends our transaction; its ACK is end to end */
 			t->final = m->status;
 			t->state = ITX_COMPLETED;

@@ -328,44 +328,49 @@ static void put_challenge(struct sfp_wbuf *w, const struct sfp_logic_cfg *cfg,
 	sfp_puts(w, "\r\n");
 }
 
+/* Via: every value, in order; one per line is equivalent (7.3.1).  The
+ * top one records where the request really came from (18.2.1, RFC 3581 4). */
+void sfp_put_vias(struct sfp_wbuf *w, const struct sfp_sip *m, uint32_t src_ip, uint16_t src_port)
+{
+	char ip[16];
+
+	sfp_ip4_fmt(src_ip, ip);
+	for (uint32_t i = 0; i < m->n_via; i++) {
+		sfp_puts(w, "Via: ");
+		if (i == 0 && m->top_via_ok) {
+			const struct sfp_via *v = &m->top_via;
+			if (v->rport && !v->rport_has_value) {
+				sfp_put(w, v->value.p, v->rport_end);
+				sfp_puts(w, "=");
+				sfp_putu(w, src_port);
+				sfp_put(w, v->value.p + v->rport_end, v->value.n - v->rport_end);
+			} else {
+				sfp_putstr(w, v->value);
+			}
+			if (!v->received.p && (v->rport || !sfp_str_ieq(v->host, ip))) {
+				sfp_puts(w, ";received=");
+				sfp_puts(w, ip);
+			}
+		} else {
+			sfp_putstr(w, m->via[i]);
+		}
+		sfp_puts(w, "\r\n");
+	}
+}
+
 size_t sfp_reply_build(char *out, size_t cap, const struct sfp_logic_cfg *cfg,
 		       const struct sfp_sip *m, const struct sfp_decision *d,
 		       const struct sfp_reply_ctx *rc)
 {
 	struct sfp_wbuf w = { out, 0, cap, false };
-	char ip[16];
 
-	sfp_ip4_fmt(rc->src_ip, ip);
 	sfp_puts(&w, "SIP/2.0 ");
 	sfp_putu(&w, d->code);
 	sfp_puts(&w, " ");
 	sfp_puts(&w, d->reason);
 	sfp_puts(&w, "\r\n");
 
-	/* Via: every value, in order; one per line is equivalent (7.3.1).
-	 * The top one records where the request really came from (18.2.1,
-	 * RFC 3581 4). */
-	for (uint32_t i = 0; i < m->n_via; i++) {
-		sfp_puts(&w, "Via: ");
-		if (i == 0 && m->top_via_ok) {
-			const struct sfp_via *v = &m->top_via;
-			if (v->rport && !v->rport_has_value) {
-				sfp_put(&w, v->value.p, v->rport_end);
-				sfp_puts(&w, "=");
-				sfp_putu(&w, rc->src_port);
-				sfp_put(&w, v->value.p + v->rport_end, v->value.n - v->rport_end);
-			} else {
-				sfp_putstr(&w, v->value);
-			}
-			if (!v->received.p && (v->rport || !sfp_str_ieq(v->host, ip))) {
-				sfp_puts(&w, ";received=");
-				sfp_puts(&w, ip);
-			}
-		} else {
-			sfp_putstr(&w, m->via[i]);
-		}
-		sfp_puts(&w, "\r\n");
-	}
+	sfp_put_vias(&w, m, rc->src_ip, rc->src_port);
 	if (m->from.p) {
 		sfp_puts(&w, "From: ");
 		sfp_putstr(&w, m->from);

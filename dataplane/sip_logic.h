@@ -77,6 +77,11 @@ bool sfp_decide_overload(const struct sfp_logic_cfg *cfg, const struct sfp_sip *
  * NUL-terminated.  inet_ntop goes through stdio, too slow per packet. */
 void sfp_ip4_fmt(uint32_t addr_be, char out[16]);
 
+struct sfp_wbuf;
+/* every Via of m as reply and proxy copy them: the top one marked with
+ * received and rport for where the request came from (18.2.1, RFC 3581) */
+void sfp_put_vias(struct sfp_wbuf *w, const struct sfp_sip *m, uint32_t src_ip, uint16_t src_port);
+
 void sfp_reply_dest(const struct sfp_sip *m, uint16_t src_port, uint16_t *dst_port);
 
 struct sfp_reply_ctx {
