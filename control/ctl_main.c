@@ -93,14 +93,20 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+static void vlog(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+static void vlog(const char *fmt, va_list ap)
+{
+	fprintf(stderr, "sipfp-control: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n");
+}
+
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	fprintf(stderr, "sipfp-control: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n");
+	vlog(fmt, ap);
 	va_end(ap);
 	exit(1);
 }
@@ -224,9 +230,7 @@ static void px_log(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	fprintf(stderr, "sipfp-control: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n");
+	vlog(fmt, ap);
 	va_end(ap);
 }
 
