@@ -52,10 +52,8 @@
 #define CTL_COUNTERS(_) \
 	_(rx_msgs, "messages received from the data plane") \
 	_(rx_bad, "messages from the data plane dropped: malformed") \
-	_(rx_register, "authenticated REGISTERs") \
-	_(rx_invite, "authenticated INVITEs") \
+	_(rx_requests, "requests received (the proxy's counters say what became of them)") \
 	_(rx_responses, "responses received") \
-	_(rx_other, "other requests") \
 	_(tx_msgs, "SIP messages sent through the data plane") \
 	_(tx_full, "SIP messages not sent: ring to the data plane full") \
 	_(cred_pushed, "credential updates pushed to the data plane")
@@ -243,10 +241,10 @@ static void handle_sip(const struct sfp_sip_meta *mt, const char *p, uint32_t le
 		return;
 	}
 	if (m.request)
-		cnt.rx_other++;
+		cnt.rx_requests++;
 	else
 		cnt.rx_responses++;
-	px_rx(mt, p, len, &m);
+	px_rx(mt, p, &m);
 }
 
 static void poll_rx(void)

@@ -329,8 +329,7 @@ struct contact_in {
 	long expires;  /* -1: not given */
 };
 
-static void registrar(const struct sfp_sip_meta *mt, const char *p, uint32_t len,
-		      const struct sfp_sip *m)
+static void registrar(const struct sfp_sip_meta *mt, const char *p, const struct sfp_sip *m)
 {
 	struct sfp_uri_parts to;
 	struct sfp_str tp;
@@ -356,7 +355,7 @@ static void registrar(const struct sfp_sip_meta *mt, const char *p, uint32_t len
 	struct contact_in cs[16];
 	unsigned nc = 0;
 	bool star = false, bad = false;
-	size_t off = first_line_end(p, len);
+	size_t off = first_line_end(p, m->msg_len);
 	struct rawh h;
 	while (hdr_next(p, m->msg_len, &off, &h)) {
 		if (!name_is(h.name, "contact", 'm'))
@@ -891,7 +890,7 @@ static void request(const struct sfp_sip_meta *mt, const char *p, const struct s
 	if (m->to_tag.p) {
 		in_dialog(mt, p, m);
 	} else if (m->method == SFP_M_REGISTER && auth) {
-		registrar(mt, p, m->msg_len, m);
+		registrar(mt, p, m);
 	} else if (m->method == SFP_M_INVITE && auth) {
 		new_invite(mt, p, m);
 	} else if (m->method == SFP_M_CANCEL) {
@@ -925,7 +924,6 @@ static struct store_dialog *dlg_get(const struct itx *t, const struct sfp_sip *m
 
 static void response(const struct sfp_sip_meta *mt, const char *p, const struct sfp_sip *m)
 {
-	(void)mt;
 	const struct sfp_via *v = &m->top_via;
 	char host[64];
 	if (!m->top_via_ok) {
@@ -1034,9 +1032,8 @@ static void response(const struct sfp_sip_meta *mt, const char *p, const struct 
 	E.send(ip, port, obuf, (uint32_t)w.n);
 }
 
-void px_rx(const struct sfp_sip_meta *mt, const char *p, uint32_t len, const struct sfp_sip *m)
+void px_rx(const struct sfp_sip_meta *mt, const char *p, const struct sfp_sip *m)
 {
-	(void)len;
 	if (m->request)
 		request(mt, p, m);
 	else
@@ -1060,6 +1057,12 @@ static void itx_timeout(struct itx *t, const char *why, uint64_t now)
 
 void px_tick(uint64_t now)
 {
+	/* timers need no finer grain than 10 ms (T1 is hundreds): the
+	 * transaction table is not walked at every poll of the rings */
+	static uint64_t last_walk;
+	if (now - last_walk < 10)
+		return;
+	last_walk = now;
 	for (unsigned i = 0; i < MAX_ITX; i++) {
 		struct itx *t = &itx[i];
 		switch (t->state) {

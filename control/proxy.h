@@ -69,7 +69,7 @@ extern struct px_counters px_cnt;
 
 int px_init(const struct px_env *env);
 /* a SIP request or response from the data plane */
-void px_rx(const struct sfp_sip_meta *mt, const char *p, uint32_t len, const struct sfp_sip *m);
+void px_rx(const struct sfp_sip_meta *mt, const char *p, const struct sfp_sip *m);
 /* timers; call often (every few ms) */
 void px_tick(uint64_t now_ms);
 

@@ -43,19 +43,20 @@ static struct sfp_arp_ent *find(struct sfp_arp *a, uint32_t ip, uint64_t now, bo
 	return free_e;
 }
 
-void sfp_arp_learn(struct sfp_arp *a, uint32_t ip, const uint8_t mac[6], uint64_t now)
+const uint8_t *sfp_arp_learn(struct sfp_arp *a, uint32_t ip, const uint8_t mac[6], uint64_t now)
 {
 	static const uint8_t zero[6];
 	if (!ip || ip == a->addr || (ip & a->mask) != (a->addr & a->mask) ||
 	    !memcmp(mac, zero, 6) || (mac[0] & 1))
-		return; /* not a neighbour, or not a unicast station */
+		return NULL; /* not a neighbour, or not a unicast station */
 	struct sfp_arp_ent *e = find(a, ip, now, true);
 	if (!e)
-		return;
+		return NULL;
 	memcpy(e->mac, mac, 6);
 	e->resolved = 1;
 	e->tries = 0;
 	e->ts_ms = now;
+	return e->mac;
 }
 
 const uint8_t *sfp_arp_lookup(struct sfp_arp *a, uint32_t nh, uint64_t now)
@@ -110,6 +111,8 @@ void sfp_arp_release(struct sfp_arp *a, uint32_t nh, const uint8_t mac[6],
 void sfp_arp_tick(struct sfp_arp *a, uint64_t now, void (*ask)(void *ctx, uint32_t nh),
 		  void (*drop)(void *ctx, void *frame), void *ctx)
 {
+	if (!a->n_pending)
+		return; /* the common case, every poll of the main lcore */
 	for (uint32_t i = 0; i < SFP_ARP_PENDING && a->n_pending; i++) {
 		struct sfp_arp_pend *p = &a->q[i];
 		if (!p->frame)
@@ -132,8 +135,9 @@ void sfp_arp_tick(struct sfp_arp *a, uint64_t now, void (*ask)(void *ctx, uint32
 			ask(ctx, p->nh);
 		}
 	}
-	/* an unresolved entry with nothing waiting is forgotten, so the next
-	 * frame to it starts a fresh round of requests */
+	/* the last waiting frames were dropped: an unresolved entry with
+	 * nothing waiting is forgotten, so the next frame to it starts a
+	 * fresh round of requests (a release only follows a resolution) */
 	if (!a->n_pending)
 		for (uint32_t i = 0; i < SFP_ARP_ENTRIES; i++)
 			if (a->e[i].ip && !a->e[i].resolved && a->e[i].tries)

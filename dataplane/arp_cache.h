@@ -46,8 +46,9 @@ void sfp_arp_init(struct sfp_arp *a, uint32_t addr, uint8_t prefix_len, uint32_t
 uint32_t sfp_arp_next_hop(const struct sfp_arp *a, uint32_t dst);
 
 /* A neighbour's address seen in an ARP packet (RFC 826's merge step).
- * Only addresses on our subnet are kept. */
-void sfp_arp_learn(struct sfp_arp *a, uint32_t ip, const uint8_t mac[6], uint64_t now);
+ * Only addresses on our subnet are kept: returns the stored MAC, or NULL
+ * when it was not kept. */
+const uint8_t *sfp_arp_learn(struct sfp_arp *a, uint32_t ip, const uint8_t mac[6], uint64_t now);
 
 /* Resolved MAC of nh, or NULL. */
 const uint8_t *sfp_arp_lookup(struct sfp_arp *a, uint32_t nh, uint64_t now);

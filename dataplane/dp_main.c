@@ -469,8 +469,7 @@ static void arp_poll(struct dp_worker *mw, uint64_t now)
 	struct dp_arp_news nw[32];
 	unsigned n = rte_ring_dequeue_burst_elem(g_dp.arp_learn, nw, sizeof(nw[0]), 32, NULL);
 	for (unsigned i = 0; i < n; i++) {
-		sfp_arp_learn(g_dp.arp, nw[i].ip, nw[i].mac, now);
-		const uint8_t *mac = sfp_arp_lookup(g_dp.arp, nw[i].ip, now);
+		const uint8_t *mac = sfp_arp_learn(g_dp.arp, nw[i].ip, nw[i].mac, now);
 		if (mac) {
 			mw->cnt[SFP_CNT_ARP_LEARNED]++;
 			if (g_dp.arp->n_pending)
@@ -482,33 +481,31 @@ static void arp_poll(struct dp_worker *mw, uint64_t now)
 
 static void ctl_send(struct dp_worker *mw, const struct sfp_sip_meta *mt, const char *payload)
 {
-	static const struct rte_ether_addr none;
 	struct rte_mbuf *tx[64];
 	unsigned n = 0;
 	struct rte_ether_addr dst;
-	const uint8_t *mac = NULL;
+	uint32_t nh = 0;
 	uint64_t now = dp_now_ms();
 
 	/* a MAC from the control process (the one a request came from) is
 	 * used as is; otherwise the next hop is resolved here */
 	memcpy(dst.addr_bytes, mt->mac, 6);
-	uint32_t nh = 0;
 	if (rte_is_zero_ether_addr(&dst)) {
 		nh = sfp_arp_next_hop(g_dp.arp, mt->dst_ip);
 		if (!nh) {
 			mw->cnt[SFP_CNT_NO_ROUTE]++;
 			return;
 		}
-		mac = sfp_arp_lookup(g_dp.arp, nh, now);
+		const uint8_t *mac = sfp_arp_lookup(g_dp.arp, nh, now);
 		if (mac)
 			memcpy(dst.addr_bytes, mac, 6);
 	}
-	if (dp_udp_frames(mw, mac || nh == 0 ? &dst : &none, mt->dst_ip, mt->dst_port, payload,
-			  mt->total_len, tx, &n, 64)) {
+	/* unresolved, the frames are built with a zero MAC, set on release */
+	if (dp_udp_frames(mw, &dst, mt->dst_ip, mt->dst_port, payload, mt->total_len, tx, &n, 64)) {
 		mw->cnt[SFP_CNT_CTL_TX_DROP]++;
 		return;
 	}
-	if (nh == 0 || mac) {
+	if (!rte_is_zero_ether_addr(&dst)) {
 		main_tx(mw, tx, n);
 		return;
 	}
