@@ -101,21 +101,21 @@ sipfp_stop() {
 }
 tm() { python3 "$here/telemetry.py" "$prefix" "$@"; }
 
-echo "== testpmd macswap, 1 core" >&2
-tp1=$(testpmd_rate "$lc1" "$vdev1" 1)
-echo "== sipfp 407, 1 worker" >&2
-sipfp_start "$lc1" "$vdev1"
-sleep 1
-s1=$(tm rate /sipfp/stats challenge_407 --secs "$secs" | cut -d= -f2)
-sipfp_stop
+# sipfp_407_rate LCORES VDEV VAR: 407 challenges per second over $secs into VAR
+# (not in a subshell: the data plane must stay this shell's child for cleanup)
+sipfp_407_rate() {
+	sipfp_start "$1" "$2"
+	sleep 1
+	printf -v "$3" '%s' "$(tm rate /sipfp/stats challenge_407 --secs "$secs" | cut -d= -f2)"
+	sipfp_stop
+}
 
-echo "== testpmd macswap, 2 cores" >&2
+echo "== 1 core: testpmd macswap, then sipfp 407" >&2
+tp1=$(testpmd_rate "$lc1" "$vdev1" 1)
+sipfp_407_rate "$lc1" "$vdev1" s1
+echo "== 2 cores: testpmd macswap, then sipfp 407" >&2
 tp2=$(testpmd_rate "$lc2" "$vdev2" 2)
-echo "== sipfp 407, 2 workers" >&2
-sipfp_start "$lc2" "$vdev2"
-sleep 1
-s2=$(tm rate /sipfp/stats challenge_407 --secs "$secs" | cut -d= -f2)
-sipfp_stop
+sipfp_407_rate "$lc2" "$vdev2" s2
 
 echo "== sipfp authenticated INVITEs, 1 worker + control process" >&2
 vdeva="net_pcap0,rx_pcap=$work/auth.pcap,tx_pcap=/dev/null,infinite_rx=1"

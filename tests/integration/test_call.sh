@@ -13,11 +13,7 @@ ctl=$build/control/cli/sipfpctl
 run=$(mktemp -d /tmp/sipfp-call.XXXXXX)
 iface=sipfpca0
 export SIPFP_SOCKET=$run/ctl.sock
-pass=0 fail=0
-ok() { echo "ok - $*"; pass=$((pass + 1)); }
-ko() { echo "not ok - $*"; fail=$((fail + 1)); }
-check() { local name=$1; shift; if "$@" >"$run/last.out" 2>&1; then ok "$name"; else ko "$name"; sed 's/^/#   /' "$run/last.out" | head -20; fi; }
-stat() { "$ctl" stats | awk -v k="$1" '$1 == k {print $2}'; }
+. "$top/tests/integration/lib.sh"
 
 launcher_pid="" bg=()
 cleanup() {
@@ -41,6 +37,16 @@ sipp_cmd() { # port scenario [args]: one SIPp run, errors to stdout
 	[ $rc = 0 ] || cat "$run"/"${sc}"_*_errors.log 2>/dev/null | head -30
 	return $rc
 }
+# a callee SIPp on port 5072 in the background, ready for a call
+callee() {
+	sipp_cmd 5072 "$1" >"$run/callee.out" 2>&1 &
+	uas_pid=$!; bg+=("$uas_pid")
+	sleep 0.5
+}
+# ok NAME when the callee's scenario ran to its end
+callee_done() {
+	if wait "$uas_pid"; then ok "$1"; else ko "$1"; sed 's/^/#   /' "$run/callee.out" | head -30; fi
+}
 register() { # user password contact_port expires
 	sipp_cmd 5073 reg_contact 10.77.0.2:5060 -key user "$1" -au "$1" -ap "$2" \
 		-key contact_port "$3" -key expires "$4"
@@ -52,7 +58,7 @@ register() { # user password contact_port expires
 	--set t1_ms=100 --set timer_c_s=3 --set reg_min_expires=1 >"$run/launch.log" 2>&1 &
 launcher_pid=$!
 for _ in $(seq 100); do [ -S "$run/ctl.sock" ] && [ "$(stat control_attached 2>/dev/null)" = 1 ] && break; sleep 0.3; done
-[ "$(stat control_attached 2>/dev/null)" = 1 ] || { ko "sipfp started"; cat "$run/launch.log"; echo "$pass passed, $fail failed"; exit 1; }
+[ "$(stat control_attached 2>/dev/null)" = 1 ] || { ko "sipfp started"; cat "$run/launch.log"; finish; exit 1; }
 ok "sipfp started (TAP $iface)"
 mbuf0=$(stat mbuf_in_use)
 echo 1000pw | "$ctl" user add 1000 >/dev/null
@@ -65,13 +71,10 @@ tshark_pid=$!; bg+=("$tshark_pid")
 sleep 1.5
 check "callee 1000 registers (REGISTER -> 401 -> REGISTER -> 200)" register 1000 1000pw 5072 300
 check "reg list shows 1000 at its contact" sh -c "'$ctl' reg list | grep -q '^1000.*sip:1000@10.77.0.1:5072'"
-sipp_cmd 5072 uas_answer >"$run/uas.out" 2>&1 &
-uas_pid=$!; bg+=("$uas_pid")
-sleep 0.5
+callee uas_answer
 check "caller 1002: INVITE -> 407 -> ACK -> INVITE -> 100 -> 180 -> 200 -> ACK -> BYE -> 200" \
 	sipp_cmd 5071 uac_call 10.77.0.2:5060 -s 1000 -key user 1002 -au 1002 -ap 1002pw
-wait "$uas_pid"; rc=$?
-[ $rc = 0 ] && ok "callee 1000 answered: 100, 180, 200, ACK, BYE -> 200" || { ko "callee side (rc $rc)"; cat "$run/uas.out"; }
+callee_done "callee 1000 answered: 100, 180, 200, ACK, BYE -> 200"
 sleep 1
 kill -INT "$tshark_pid"; wait "$tshark_pid" 2>/dev/null
 
@@ -128,38 +131,30 @@ sleep 3.5
 check "expired binding gone (reg_expired counted)" sh -c "! '$ctl' reg list | grep -q '^1003' && [ $(stat reg_expired) -ge 1 ]"
 
 # ---- CANCEL, timer C, BYE from the callee ---------------------------------------
-sipp_cmd 5072 uas_ring >"$run/uas3.out" 2>&1 &
-uas_pid=$!; bg+=("$uas_pid")
-sleep 0.5
+callee uas_ring
 check "caller CANCELs while ringing: 200 for the CANCEL, 487 for the INVITE" \
 	sipp_cmd 5071 uac_cancel 10.77.0.2:5060 -s 1000 -key user 1002 -au 1002 -ap 1002pw
-wait "$uas_pid" && ok "callee got the CANCEL, answered 487, got the ACK" || { ko "callee side of CANCEL"; cat "$run/uas3.out"; }
+callee_done "callee got the CANCEL, answered 487, got the ACK"
 check "CANCEL counted" test "$(stat calls_cancelled)" = 1
 
-sipp_cmd 5072 uas_ring >"$run/uas4.out" 2>&1 &
-uas_pid=$!; bg+=("$uas_pid")
-sleep 0.5
+callee uas_ring
 check "ringing longer than timer_c_s (3 s): caller gets 100, 180, 408" \
 	env SIPFP_CALLEE=1000 SIPFP_WAIT=8 "$sc" auth 1002 1002pw MD5 100 180 408
-wait "$uas_pid" && ok "timer C: callee got sipfp's CANCEL and its ACK" || { ko "callee side of timer C"; cat "$run/uas4.out"; }
+callee_done "timer C: callee got sipfp's CANCEL and its ACK"
 
-sipp_cmd 5072 uas_bye >"$run/uas5.out" 2>&1 &
-uas_pid=$!; bg+=("$uas_pid")
-sleep 0.5
+callee uas_bye
 check "callee hangs up: its BYE reaches the caller through the Record-Route" \
 	sipp_cmd 5071 uac_bye_in 10.77.0.2:5060 -s 1000 -key user 1002 -au 1002 -ap 1002pw
-wait "$uas_pid" && ok "callee's BYE answered 200 through sipfp" || { ko "callee side of BYE"; cat "$run/uas5.out"; }
+callee_done "callee's BYE answered 200 through sipfp"
 check "no dialog left after the callee's BYE" test "$(stat dialogs_active)" = 0
 
 # ---- restart of the control process between two calls -------------------------
 pkill -KILL -f "sipfp-control.*file-prefix sipfpca"
 for _ in $(seq 100); do [ -S "$run/ctl.sock" ] && [ "$(stat control_attached 2>/dev/null)" = 1 ] && break; sleep 0.2; done
 check "control restarted: registration of 1000 restored from the store" sh -c "'$ctl' reg list | grep -q '^1000'"
-sipp_cmd 5072 uas_answer >"$run/uas2.out" 2>&1 &
-uas_pid=$!; bg+=("$uas_pid")
-sleep 0.5
+callee uas_answer
 check "second call after the restart" sipp_cmd 5071 uac_call 10.77.0.2:5060 -s 1000 -key user 1002 -au 1002 -ap 1002pw
-wait "$uas_pid"
+callee_done "callee answered the second call"
 check "no dialog left" test "$(stat dialogs_active)" = 0
 sleep 1
 check "no mbuf leaked (in use $mbuf0 -> $(stat mbuf_in_use))" test "$(stat mbuf_in_use)" = "$mbuf0"
@@ -168,5 +163,4 @@ kill -TERM "$launcher_pid"
 for _ in $(seq 100); do kill -0 "$launcher_pid" 2>/dev/null || break; sleep 0.1; done
 launcher_pid=""
 check "every process gone" sh -c "! pgrep -f 'file-prefix [s]ipfpca' >/dev/null"
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish

@@ -13,9 +13,7 @@ run=$(mktemp -d /tmp/sipfp-pcap.XXXXXX)
 prefix=sipfppcap
 secret=pcap-test-secret
 export SIPFP_SECRET=$secret
-pass=0 fail=0
-ok() { echo "ok - $*"; pass=$((pass + 1)); }
-ko() { echo "not ok - $*"; fail=$((fail + 1)); }
+. "$top/tests/integration/lib.sh"
 tm() { python3 "$top/bench/telemetry.py" "$prefix" "$@"; }
 dp_pid=""
 cleanup() {
@@ -59,5 +57,4 @@ grep -q "mbufs in use at exit: 0$" "$run/dp.log" && ok "no mbuf leaked (in use a
 out=$(python3 "$top/tests/integration/pcapcase.py" check "$run/out.pcap")
 echo "$out"
 pass=$((pass + $(echo "$out" | grep -c '^ok'))); fail=$((fail + $(echo "$out" | grep -c '^not ok')))
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish

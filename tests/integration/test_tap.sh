@@ -12,12 +12,7 @@ ctl=$build/control/cli/sipfpctl
 run=$(mktemp -d /tmp/sipfp-it.XXXXXX)
 secret=integration-test-secret-0001
 export SIPFP_SOCKET=$run/ctl.sock SIPFP_SECRET=$secret
-pass=0 fail=0
-
-ok() { echo "ok - $*"; pass=$((pass + 1)); }
-ko() { echo "not ok - $*"; fail=$((fail + 1)); }
-check() { local name=$1; shift; if "$@" >"$run/last.out" 2>&1; then ok "$name"; else ko "$name"; sed 's/^/#   /' "$run/last.out" | head -20; fi; }
-stat() { "$ctl" stats | awk -v k="$1" '$1 == k {print $2}'; }
+. "$top/tests/integration/lib.sh"
 
 launcher_pid=""
 cleanup() {
@@ -53,7 +48,7 @@ sipp_run() { # scenario user password [extra sipp args]
 launcher_pid=$!
 for _ in $(seq 100); do [ -S "$run/ctl.sock" ] && [ "$(stat control_attached 2>/dev/null)" = 1 ] && break; sleep 0.3; done
 if [ "$(stat control_attached 2>/dev/null)" != 1 ]; then
-	ko "sipfp started"; cat "$run/launch.log"; echo "$pass passed, $fail failed"; exit 1
+	ko "sipfp started"; cat "$run/launch.log"; finish; exit 1
 fi
 ok "sipfp started (data plane + control, TAP sipfpit0)"
 mbuf0=$(stat mbuf_in_use)
@@ -140,5 +135,4 @@ kill -TERM "$launcher_pid"
 for _ in $(seq 100); do kill -0 "$launcher_pid" 2>/dev/null || break; sleep 0.1; done
 check "launcher stopped both processes on SIGTERM" sh -c "! pgrep -f 'file-prefix [s]ipfpit' >/dev/null"
 launcher_pid=""
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish
