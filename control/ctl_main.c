@@ -35,6 +35,7 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
+#include "admission.h"
 #include "proxy.h"
 #include "ring_msg.h"
 #include "sip_logic.h"
@@ -439,6 +440,277 @@ static void stats(struct out *o)
 #undef P
 }
 
+/* ---- admission control: sipfpctl ban | allow | limit ------------------------------- */
+
+static int push_admit(uint16_t op, uint32_t ip, uint16_t port, uint8_t len, uint32_t secs,
+		      const char *key, uint32_t value)
+{
+	struct sfp_msg m;
+	memset(&m, 0, sizeof(m));
+	m.h.version = SFP_MSG_VERSION;
+	m.h.op = op;
+	m.h.nseg = 1;
+	m.u.adm.ip = ip;
+	m.u.adm.port = port;
+	m.u.adm.len = len;
+	m.u.adm.secs = secs;
+	m.u.adm.value = value;
+	if (key)
+		snprintf(m.u.adm.key, sizeof(m.u.adm.key), "%s", key);
+	return push(&m, 1);
+}
+
+static bool is_limit(const char *k)
+{
+#define IS_LIMIT(n) if (!strcmp(k, #n)) return true;
+	SFP_LIMITS(IS_LIMIT)
+#undef IS_LIMIT
+	return false;
+}
+
+static int replay_cb(void *ctx, const char *kind, const char *key, uint64_t value)
+{
+	unsigned *n = ctx;
+	uint64_t now = now_ms();
+	uint32_t ip;
+	uint16_t port;
+	uint8_t len;
+	int r = 0;
+
+	if (!strcmp(kind, "allow") && !sfp_cidr_parse(key, &ip, &len)) {
+		r = push_admit(SFP_OP_ALLOW_ADD, ip, 0, len, 0, NULL, 0);
+	} else if (!strcmp(kind, "ban") && !sfp_hostport_parse(key, &ip, &port)) {
+		if (value && value <= now)
+			return 0; /* ran out while we were away */
+		r = push_admit(SFP_OP_BAN_ADD, ip, port, 0,
+			       value ? (uint32_t)((value - now + 999) / 1000) : 0, NULL, 0);
+	} else if (!strcmp(kind, "limit") && is_limit(key)) {
+		r = push_admit(SFP_OP_LIMIT_SET, 0, 0, 0, 0, key, (uint32_t)value);
+	} else {
+		LOG("store: ignoring admission entry %s '%s'", kind, key);
+		return 0;
+	}
+	(*n)++;
+	return r;
+}
+
+/* the data plane forgets operator decisions when it restarts, and may have
+ * missed some while we were away: give it the whole stored set */
+static void admit_replay(void)
+{
+	unsigned n = 0;
+	if (push_admit(SFP_OP_ADMIT_RESET, 0, 0, 0, 0, NULL, 0) ||
+	    store_admit_each(C.db, replay_cb, &n))
+		die("admission replay failed: data plane not draining its ring, or store: %s",
+		    store_error(C.db));
+	LOG("admission: %u stored allow/ban/limit entries pushed to the data plane", n);
+}
+
+static const char *why_name(uint8_t why)
+{
+	switch (why) {
+	case SFP_BAN_MANUAL: return "manual";
+	case SFP_BAN_SOURCE_FAILS: return "failed-auth";
+	case SFP_BAN_USER_FAILS: return "user-attacked";
+	}
+	return "?";
+}
+
+static void fmt_source(char *buf, size_t n, uint32_t ip, uint16_t port)
+{
+	char a[INET_ADDRSTRLEN];
+	inet_ntop(AF_INET, &ip, a, sizeof(a));
+	if (port)
+		snprintf(buf, n, "%s:%u", a, port);
+	else
+		snprintf(buf, n, "%s", a);
+}
+
+static struct sfp_ban ban_snap[SFP_BAN_MAX];
+
+/* a live ban of exactly ip:port in the data plane's table */
+static bool ban_present(uint32_t ip, uint16_t port)
+{
+	unsigned n = sfp_ban_snapshot(&C.st->bans, ban_snap, SFP_BAN_MAX);
+	for (unsigned i = 0; i < n; i++)
+		if (ban_snap[i].key == SFP_BAN_KEY(ip, port))
+			return true;
+	return false;
+}
+
+static int cmd_ban(char **w, int nw, struct out *o, char *err, size_t errlen)
+{
+	uint32_t ip;
+	uint16_t port;
+	char src[32];
+	uint64_t now = now_ms();
+
+	if (nw == 2 && !strcmp(w[1], "list")) {
+		struct sfp_ban *b = ban_snap;
+		unsigned n = sfp_ban_snapshot(&C.st->bans, b, SFP_BAN_MAX);
+		oprintf(o, "source\treason\tfails\tage_s\texpires_in_s\n");
+		for (unsigned i = 0; i < n; i++) {
+			if (b[i].until_ms && b[i].until_ms <= now)
+				continue;
+			fmt_source(src, sizeof(src), (uint32_t)(b[i].key >> 16), (uint16_t)b[i].key);
+			oprintf(o, "%s\t%s\t%u\t%lu\t", src, why_name(b[i].why), b[i].fails,
+				(unsigned long)(now > b[i].since_ms ? (now - b[i].since_ms) / 1000 : 0));
+			if (b[i].until_ms)
+				oprintf(o, "%lu\n", (unsigned long)((b[i].until_ms - now + 999) / 1000));
+			else
+				oprintf(o, "never\n");
+		}
+		return 0;
+	}
+	if ((nw == 3 || nw == 4) && !strcmp(w[1], "add")) {
+		unsigned long secs = 0;
+		char *end = NULL;
+		if (sfp_hostport_parse(w[2], &ip, &port)) {
+			snprintf(err, errlen, "'%s' is not ADDRESS or ADDRESS:PORT (IPv4)", w[2]);
+			return -1;
+		}
+		if (nw == 4 && (secs = strtoul(w[3], &end, 10), *end || !secs || secs > 10ul * 365 * 86400)) {
+			snprintf(err, errlen, "'%s' is not a number of seconds (omit it: until removed)", w[3]);
+			return -1;
+		}
+		fmt_source(src, sizeof(src), ip, port);
+		if (store_admit_put(C.db, "ban", src, secs ? now + secs * 1000 : 0) ||
+		    push_admit(SFP_OP_BAN_ADD, ip, port, 0, (uint32_t)secs, NULL, 0)) {
+			snprintf(err, errlen, "store or data plane refused: %s", store_error(C.db));
+			return -1;
+		}
+		LOG("ban %s added by the operator (%s)", src, secs ? w[3] : "until removed");
+		oprintf(o, "banned\texpires_in_s\n%s\t%s\n", src, secs ? w[3] : "never");
+		return 0;
+	}
+	if (nw == 3 && !strcmp(w[1], "del")) {
+		if (sfp_hostport_parse(w[2], &ip, &port)) {
+			snprintf(err, errlen, "'%s' is not ADDRESS or ADDRESS:PORT (IPv4)", w[2]);
+			return -1;
+		}
+		fmt_source(src, sizeof(src), ip, port);
+		int stored = store_admit_del(C.db, "ban", src);
+		if (stored <= 0 && !ban_present(ip, port)) {
+			snprintf(err, errlen, "no ban on %s (see ban list)", src);
+			return -1;
+		}
+		if (push_admit(SFP_OP_BAN_DEL, ip, port, 0, 0, NULL, 0)) {
+			snprintf(err, errlen, "data plane not draining its ring");
+			return -1;
+		}
+		LOG("ban %s removed by the operator", src);
+		oprintf(o, "unbanned\n%s\n", src);
+		return 0;
+	}
+	snprintf(err, errlen, "usage: ban list | ban add ADDRESS[:PORT] [SECONDS] | ban del ADDRESS[:PORT]");
+	return -1;
+}
+
+static int cmd_allow(char **w, int nw, struct out *o, char *err, size_t errlen)
+{
+	struct sfp_cidr c[SFP_ALLOW_MAX];
+	unsigned n = sfp_allow_snapshot(&C.st->allow, c, SFP_ALLOW_MAX);
+	char a[INET_ADDRSTRLEN], cidr[40];
+	uint32_t net;
+	uint8_t len;
+
+	if (nw == 2 && !strcmp(w[1], "list")) {
+		oprintf(o, "prefix\torigin\n");
+		for (unsigned i = 0; i < n; i++)
+			oprintf(o, "%s/%u\t%s\n", inet_ntop(AF_INET, &c[i].net, a, sizeof(a)), c[i].len,
+				c[i].from_cfg ? "config" : "sipfpctl");
+		return 0;
+	}
+	if (nw == 3 && (!strcmp(w[1], "add") || !strcmp(w[1], "del"))) {
+		bool add = !strcmp(w[1], "add");
+		if (sfp_cidr_parse(w[2], &net, &len)) {
+			snprintf(err, errlen, "'%s' is not an IPv4 prefix (a.b.c.d/len, host bits zero)", w[2]);
+			return -1;
+		}
+		snprintf(cidr, sizeof(cidr), "%s/%u", inet_ntop(AF_INET, &net, a, sizeof(a)), len);
+		if (add) {
+			if (n >= SFP_ALLOW_MAX) {
+				snprintf(err, errlen, "the allow list is full (%u prefixes)", SFP_ALLOW_MAX);
+				return -1;
+			}
+			if (store_admit_put(C.db, "allow", cidr, 0)) {
+				snprintf(err, errlen, "store: %s", store_error(C.db));
+				return -1;
+			}
+		} else {
+			bool there = false;
+			for (unsigned i = 0; i < n; i++)
+				there |= c[i].net == net && c[i].len == len;
+			if (store_admit_del(C.db, "allow", cidr) <= 0 && !there) {
+				snprintf(err, errlen, "%s is not on the allow list", cidr);
+				return -1;
+			}
+		}
+		if (push_admit(add ? SFP_OP_ALLOW_ADD : SFP_OP_ALLOW_DEL, net, 0, len, 0, NULL, 0)) {
+			snprintf(err, errlen, "data plane not draining its ring");
+			return -1;
+		}
+		LOG("allow %s %s by the operator", cidr, add ? "added" : "removed");
+		oprintf(o, "%s\n%s\n", add ? "allowed" : "removed", cidr);
+		return 0;
+	}
+	snprintf(err, errlen, "usage: allow list | allow add PREFIX | allow del PREFIX");
+	return -1;
+}
+
+static int stored_limit_cb(void *ctx, const char *kind, const char *key, uint64_t value)
+{
+	(void)value;
+	return !strcmp(kind, "limit") && !strcmp(key, (const char *)ctx);
+}
+
+static int cmd_limit(char **w, int nw, struct out *o, char *err, size_t errlen)
+{
+	const struct sfp_limits *l = &C.st->limits;
+	if (nw == 2 && !strcmp(w[1], "show")) {
+		oprintf(o, "limit\tvalue\tset_by\n");
+#define SHOW(n) oprintf(o, "%s\t%u\t%s\n", #n, l->n, \
+			store_admit_each(C.db, stored_limit_cb, (void *)#n) == 1 ? "sipfpctl" : "config");
+		SFP_LIMITS(SHOW)
+#undef SHOW
+		return 0;
+	}
+	if (nw == 4 && !strcmp(w[1], "set")) {
+		struct sfp_config tmp = C.cfg;
+		uint32_t v = 0;
+		if (!is_limit(w[2])) {
+			snprintf(err, errlen, "'%s' is not a limit (see limit show)", w[2]);
+			return -1;
+		}
+		/* the configuration parser checks the value as the file would */
+		if (sfp_config_set(&tmp, w[2], w[3], err, errlen))
+			return -1;
+#define GET(n) if (!strcmp(w[2], #n)) v = (uint32_t)tmp.n;
+		SFP_LIMITS(GET)
+#undef GET
+		if (store_admit_put(C.db, "limit", w[2], v) ||
+		    push_admit(SFP_OP_LIMIT_SET, 0, 0, 0, 0, w[2], v)) {
+			snprintf(err, errlen, "store or data plane refused: %s", store_error(C.db));
+			return -1;
+		}
+		LOG("limit %s set to %u by the operator", w[2], v);
+		oprintf(o, "limit\tvalue\n%s\t%u\n", w[2], v);
+		return 0;
+	}
+	if (nw == 2 && !strcmp(w[1], "reset")) {
+		if (store_admit_del(C.db, "limit", NULL) < 0) {
+			snprintf(err, errlen, "store: %s", store_error(C.db));
+			return -1;
+		}
+		admit_replay();
+		LOG("limits reset to the configuration by the operator");
+		oprintf(o, "reset\nlimits from the configuration\n");
+		return 0;
+	}
+	snprintf(err, errlen, "usage: limit show | limit set NAME VALUE | limit reset");
+	return -1;
+}
+
 static void out_row(void *ctx, const char *line)
 {
 	oprintf(ctx, "%s\n", line);
@@ -527,7 +799,15 @@ static int command(char **w, int nw, char *payload, struct out *o, char *err, si
 		px_dialog_list(out_row, o, now_ms());
 		return 0;
 	}
-	snprintf(err, errlen, "unknown command (try: user add|del|list|import, stats, config show, reg list, dialog list)");
+	if (nw >= 1 && !strcmp(w[0], "ban"))
+		return cmd_ban(w, nw, o, err, errlen);
+	if (nw >= 1 && !strcmp(w[0], "allow"))
+		return cmd_allow(w, nw, o, err, errlen);
+	if (nw >= 1 && !strcmp(w[0], "limit"))
+		return cmd_limit(w, nw, o, err, errlen);
+	snprintf(err, errlen, "unknown command (try: user add|del|list|import, stats, config show, "
+			      "reg list, dialog list, ban list|add|del, allow list|add|del, "
+			      "limit show|set|reset)");
 	return -1;
 }
 
@@ -733,6 +1013,7 @@ int main(int argc, char **argv)
 	C.st->ctl_pid = (uint32_t)getpid();
 	C.st->ctl_heartbeat_ms = now_ms();
 	resync();
+	admit_replay();
 	LOG("ready: data plane pid %u, realm \"%s\", store %s, socket %s", C.st->dp_pid, C.realm,
 	    C.cfg.db_path, C.cfg.ctl_socket);
 

@@ -29,7 +29,12 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS dialogs ("
 	"  call_id TEXT NOT NULL, from_tag TEXT NOT NULL, to_tag TEXT NOT NULL,"
 	"  caller TEXT NOT NULL, callee TEXT NOT NULL, state INTEGER NOT NULL,"
-	"  created_ms INTEGER NOT NULL, PRIMARY KEY (call_id, from_tag, to_tag));";
+	"  created_ms INTEGER NOT NULL, PRIMARY KEY (call_id, from_tag, to_tag));"
+	/* operator decisions for admission control (sipfpctl ban|allow|limit):
+	 * replayed into the data plane whenever either process starts */
+	"CREATE TABLE IF NOT EXISTS admit ("
+	"  kind TEXT NOT NULL, key TEXT NOT NULL, value INTEGER NOT NULL,"
+	"  PRIMARY KEY (kind, key));";
 
 struct store *store_open(const char *path, char *err, size_t errlen)
 {
@@ -302,4 +307,45 @@ int store_user_exists(struct store *s, const char *user)
 	int rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_admit_put(struct store *s, const char *kind, const char *key, uint64_t value)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO admit VALUES(?1, ?2, ?3)", -1, &st,
+			       NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, kind, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, key, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)value);
+	return step_done(st);
+}
+
+int store_admit_del(struct store *s, const char *kind, const char *key)
+{
+	sqlite3_stmt *st;
+	const char *sql = key ? "DELETE FROM admit WHERE kind = ?1 AND key = ?2"
+			      : "DELETE FROM admit WHERE kind = ?1";
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, kind, -1, SQLITE_TRANSIENT);
+	if (key)
+		sqlite3_bind_text(st, 2, key, -1, SQLITE_TRANSIENT);
+	if (step_done(st))
+		return -1;
+	return sqlite3_changes(s->db);
+}
+
+int store_admit_each(struct store *s, store_admit_cb cb, void *ctx)
+{
+	sqlite3_stmt *st;
+	int rc, r = 0;
+	if (sqlite3_prepare_v2(s->db, "SELECT kind, key, value FROM admit ORDER BY kind, key", -1,
+			       &st, NULL) != SQLITE_OK)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && !r)
+		r = cb(ctx, (const char *)sqlite3_column_text(st, 0),
+		       (const char *)sqlite3_column_text(st, 1), (uint64_t)sqlite3_column_int64(st, 2));
+	sqlite3_finalize(st);
+	return r ? r : (rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1);
 }

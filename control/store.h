@@ -65,4 +65,13 @@ int store_dialog_del(struct store *s, const struct store_dialog *d);
 typedef int (*store_dialog_cb)(void *ctx, const struct store_dialog *d);
 int store_dialog_each(struct store *s, store_dialog_cb cb, void *ctx);
 
+/* admission control decisions: kind "allow" (key CIDR), "ban" (key
+ * address[:port], value: until, wall-clock ms, 0 for ever), "limit" (key
+ * a limit's name, value) */
+int store_admit_put(struct store *s, const char *kind, const char *key, uint64_t value);
+/* key NULL: every entry of kind; rows deleted, or -1 */
+int store_admit_del(struct store *s, const char *kind, const char *key);
+typedef int (*store_admit_cb)(void *ctx, const char *kind, const char *key, uint64_t value);
+int store_admit_each(struct store *s, store_admit_cb cb, void *ctx);
+
 #endif

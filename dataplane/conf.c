@@ -51,6 +51,15 @@ static int set_key(struct sfp_config *c, const struct key *k, const char *val,
 				 k->name, val, UINT32_MAX);
 			return -1;
 		}
+		/* token buckets count thousandths in 32 bits (admission.h) */
+		if (strstr(k->name, "_burst") && v > 4000) {
+			snprintf(err, errlen, "%s: %llu is more than 4000", k->name, v);
+			return -1;
+		}
+		if (!strcmp(k->name, "ood_ring_reserve") && v > 90) {
+			snprintf(err, errlen, "%s: %llu is more than 90 percent", k->name, v);
+			return -1;
+		}
 		*(uint32_t *)(void *)p = (uint32_t)v;
 		return 0;
 	}

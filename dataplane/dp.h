@@ -10,6 +10,7 @@
 #include <rte_hash.h>
 #include <rte_ip_frag.h>
 
+#include "admission.h"
 #include "arp_cache.h"
 #include "frag_guard.h"
 #include <rte_mempool.h>
@@ -43,6 +44,18 @@ struct dp_worker {
 	char *out;               /* DP_SCRATCH bytes: replies */
 	struct sfp_msg *msgs;    /* SFP_MAX_NSEG elements for one hand-off */
 	uint8_t key[SFP_USER_MAX];
+	struct sfp_rl *rl;       /* per-source token buckets, this lcore's sources */
+	struct sfp_rl_limits rll;/* copy of the shared limits, refreshed on change */
+	uint32_t limits_gen;
+	uint64_t now_ms;         /* at the start of the burst */
+};
+
+/* a failed authentication, worker -> main lcore (brute-force bans) */
+struct dp_auth_fail {
+	uint32_t ip;             /* network byte order */
+	uint16_t port;
+	uint16_t rsvd;
+	uint64_t user_hash;      /* 0: no user name */
 };
 
 /* what a worker saw in an ARP packet, for the main lcore's cache */
@@ -65,6 +78,10 @@ struct dp {
 	bool tx_ip_cksum, tx_udp_cksum; /* offloads */
 	struct rte_mempool *mp;
 	struct rte_ring *to_ctl, *from_ctl;
+	struct rte_ring *auth_fail; /* workers -> main lcore: struct dp_auth_fail, MP/SC */
+	struct sfp_bf *bf_src, *bf_user; /* failure windows; main lcore only */
+	struct sfp_ua_list ua;   /* read-only after start */
+	unsigned ood_reserve;    /* ring slots out-of-dialog requests leave free */
 	struct sfp_state *st;
 	struct rte_hash *creds;
 	struct rte_rcu_qsbr *qsv;
@@ -89,6 +106,13 @@ int dp_creds_init(struct dp *dp);
 void dp_creds_apply(struct dp *dp, const struct sfp_msg *m);
 const struct sfp_ha1 *dp_creds_lookup(void *worker, struct sfp_str user);
 void dp_creds_reclaim(struct dp *dp);
+
+/* dp_admit.c: admission control on the main lcore */
+int dp_admit_init(struct dp *dp, char *err, size_t errlen);
+void dp_admit_free(struct dp *dp);
+void dp_admit_poll(struct dp *dp, uint64_t now, uint64_t *cnt);
+void dp_admit_tick(struct dp *dp, uint64_t now, uint64_t *cnt);
+void dp_admit_apply(struct dp *dp, const struct sfp_msg *m, uint64_t now);
 
 /* dp_worker.c */
 int dp_worker_main(void *arg);

@@ -217,7 +217,7 @@ static void build_logic_cfg(void)
 	l->check_uri = c->check_digest_uri;
 	l->retry_after = c->retry_after;
 	l->sip_port = (uint16_t)c->sip_port;
-	inet_ntop(AF_INET, &a, l->addr, sizeof(l->addr));
+	inet_ntop(AF_INET, &g_dp.addr, l->addr, sizeof(l->addr));
 	snprintf(l->domain, sizeof(l->domain), "%s", c->domain);
 }
 
@@ -360,6 +360,9 @@ static void objects_init(void)
 	if (!g_dp.to_ctl || !g_dp.from_ctl || !g_dp.arp_learn || !g_dp.arp)
 		die("rings: %s", rte_strerror(rte_errno));
 	sfp_arp_init(g_dp.arp, g_dp.addr, (uint8_t)g_dp.cfg.prefix_len, g_dp.gateway);
+	char err[256];
+	if (dp_admit_init(&g_dp, err, sizeof(err)))
+		die("%s", err);
 }
 
 static void workers_init(void)
@@ -403,7 +406,10 @@ static void workers_init(void)
 						   sfp_fg_size(g_dp.cfg.frag_entries), 64, sock);
 		if (w->frag_guard)
 			sfp_fg_init(w->frag_guard, g_dp.cfg.frag_entries, g_dp.cfg.frag_timeout_ms);
-		if (!w->tx_in || !w->frag_tbl || !w->frag_guard)
+		w->rl = rte_malloc_socket("sipfp_ratelimit", sfp_rl_size(g_dp.cfg.src_table), 64, sock);
+		if (w->rl)
+			sfp_rl_init(w->rl, g_dp.cfg.src_table);
+		if (!w->tx_in || !w->frag_tbl || !w->frag_guard || !w->rl)
 			die("worker %u: ring or reassembly table: %s", i, rte_strerror(rte_errno));
 	}
 }
@@ -539,6 +545,8 @@ static void poll_ctl_ring(struct dp_worker *mw)
 		if (m.h.op != SFP_OP_SIP_TX) {
 			if (m.h.op == SFP_OP_SEG)
 				g_dp.st->ctl_msgs_bad++; /* a segment without its head */
+			else if (m.h.op >= SFP_OP_BAN_ADD)
+				dp_admit_apply(&g_dp, &m, dp_now_ms());
 			else
 				dp_creds_apply(&g_dp, &m);
 			continue;
@@ -590,11 +598,18 @@ static void housekeeping(uint64_t now)
 static void main_loop(void)
 {
 	struct dp_worker *mw = &g_dp.workers[g_dp.n_workers];
-	uint64_t last = 0;
+	uint64_t last = 0, last_sec = 0;
 	while (!g_dp.quit) {
-		unsigned before = rte_ring_count(g_dp.from_ctl) + rte_ring_count(g_dp.arp_learn);
+		unsigned before = rte_ring_count(g_dp.from_ctl) + rte_ring_count(g_dp.arp_learn) +
+				  rte_ring_count(g_dp.auth_fail);
 		poll_ctl_ring(mw);
-		arp_poll(mw, dp_now_ms());
+		uint64_t dnow = dp_now_ms();
+		arp_poll(mw, dnow);
+		dp_admit_poll(&g_dp, dnow, mw->cnt);
+		if (dnow - last_sec >= 1000) {
+			dp_admit_tick(&g_dp, dnow, mw->cnt);
+			last_sec = dnow;
+		}
 		/* wall clock: the control process compares heartbeats with its own */
 		uint64_t now = wall_ms();
 		if (now - last >= 50) {
@@ -687,9 +702,11 @@ int main(int argc, char **argv)
 		rte_ip_frag_free_death_row(&w->death_row, 0);
 		rte_ip_frag_table_destroy(w->frag_tbl);
 		rte_free(w->frag_guard);
+		rte_free(w->rl);
 		while (rte_ring_dequeue(w->tx_in, (void **)&m) == 0)
 			rte_pktmbuf_free(m);
 	}
+	dp_admit_free(&g_dp);
 	uint64_t in_use = rte_mempool_in_use_count(g_dp.mp);
 	if (in_use)
 		DP_LOG(WARNING, "mbufs in use at exit: %" PRIu64 " (leaked)", in_use);

@@ -189,17 +189,60 @@ static int handoff(struct dp_worker *w, const struct rx *rx, const char *p, uint
 	return rte_ring_enqueue_bulk_elem(g_dp.to_ctl, w->msgs, SFP_MSG_SIZE, nseg, NULL) == nseg ? 0 : -1;
 }
 
+/* FNV-1a: the main lcore counts failures per user by this hash */
+static uint64_t user_hash(struct sfp_str u)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (uint32_t i = 0; i < u.n; i++)
+		h = (h ^ (uint8_t)u.p[i]) * 0x100000001b3ull;
+	return u.n ? (h | 1) : 0;
+}
+
+static void report_auth_fail(struct dp_worker *w, const struct rx *rx, struct sfp_str user)
+{
+	struct dp_auth_fail f = { .ip = rx->src_ip, .port = rx->src_port,
+				  .user_hash = user_hash(user) };
+	/* never blocks: a full queue only delays a ban */
+	if (rte_ring_enqueue_elem(g_dp.auth_fail, &f, sizeof(f)))
+		CNT(w, FAIL_EVENT_LOST);
+}
+
+/* over a limit: trusted prefixes pass anyway (looked up only now, so the
+ * allow list costs nothing while sources stay under their limits) */
+static bool over_limit(struct dp_worker *w, uint32_t src_ip, enum sfp_counter drop)
+{
+	if (sfp_allow_match(&g_dp.st->allow, src_ip)) {
+		CNT(w, ALLOW_BYPASS);
+		return false;
+	}
+	w->cnt[drop]++;
+	return true;
+}
+
 static void handle_sip(struct dp_worker *w, const struct rx *rx, const char *p, uint32_t len,
-		       struct rte_mbuf **tx, unsigned *ntx)
+		       struct sfp_rl_entry *src, struct rte_mbuf **tx, unsigned *ntx)
 {
 	struct sfp_sip m;
 	struct sfp_decision d;
 	enum sfp_scan_err err = sfp_scan(p, len, &m);
 
+	/* scanners name themselves; they get no answer that confirms a SIP
+	 * server is here */
+	if (m.user_agent.p && sfp_ua_match(&g_dp.ua, m.user_agent.p, m.user_agent.n)) {
+		CNT(w, UA_BLOCKED);
+		return;
+	}
+	bool ood = m.request && !m.to_tag.p && m.method != SFP_M_ACK;
+	if (ood && !sfp_rl_take(src, SFP_RL_OOD, &w->rll) && over_limit(w, rx->src_ip, SFP_CNT_RATE_OOD))
+		return;
+
 	sfp_decide(&g_dp.lcfg, &m, err, w->nonce_sec, g_dp.st->ctl_attached != 0,
 		   dp_creds_lookup, w, &d);
-	if (d.auth_counter < SFP_CNT_MAX)
+	if (d.auth_counter < SFP_CNT_MAX) {
 		w->cnt[d.auth_counter]++;
+		if (d.auth_counter == SFP_CNT_AUTH_FAIL)
+			report_auth_fail(w, rx, d.user);
+	}
 	switch (d.act) {
 	case SFP_ACT_DROP:
 	case SFP_ACT_ABSORB:
@@ -211,7 +254,11 @@ static void handle_sip(struct dp_worker *w, const struct rx *rx, const char *p, 
 	case SFP_ACT_HANDOFF:
 		break;
 	}
-	if (handoff(w, rx, p, m.msg_len, &d) == 0) {
+	/* in-dialog requests and responses keep priority: out-of-dialog
+	 * requests leave part of the ring free for them (a new call can be
+	 * retried after 503; a BYE or a 200 lost would break a call) */
+	bool reserve = ood && rte_ring_free_count(g_dp.to_ctl) < g_dp.ood_reserve;
+	if (!reserve && handoff(w, rx, p, m.msg_len, &d) == 0) {
 		CNT(w, HANDOFF);
 		if (d.rx_flags & SFP_RXF_RESPONSE)
 			CNT(w, HANDOFF_RESPONSE);
@@ -226,6 +273,8 @@ static void handle_sip(struct dp_worker *w, const struct rx *rx, const char *p, 
 		}
 		return;
 	}
+	if (reserve)
+		CNT(w, OVERLOAD_OOD);
 	if (sfp_decide_overload(&g_dp.lcfg, &m, &d))
 		send_reply(w, rx, &m, &d, tx, ntx);
 	else
@@ -426,6 +475,15 @@ static void process(struct dp_worker *w, struct rte_mbuf *m, struct rte_mbuf **t
 	struct rx rx = { .src_ip = ip->src_addr, .dst_ip = ip->dst_addr,
 			 .src_port = rte_be_to_cpu_16(udp->src_port),
 			 .dst_port = rte_be_to_cpu_16(udp->dst_port) };
+	/* admission before parsing: a banned or flooding source costs one
+	 * table lookup, not a parse */
+	if (sfp_ban_lookup(&g_dp.st->bans, rx.src_ip, rx.src_port, w->now_ms)) {
+		CNT(w, BANNED);
+		goto free;
+	}
+	struct sfp_rl_entry *src = sfp_rl_get(w->rl, rx.src_ip, (uint32_t)w->now_ms, &w->rll);
+	if (!sfp_rl_take(src, SFP_RL_ALL, &w->rll) && over_limit(w, rx.src_ip, SFP_CNT_RATE))
+		goto free;
 	rte_ether_addr_copy(&eth->src_addr, &rx.src_mac);
 	uint32_t off = (uint32_t)sizeof(*eth) + ihl + sizeof(*udp), plen = ulen - sizeof(*udp);
 	/* reassembled datagrams are chained mbufs: linearise them */
@@ -434,7 +492,7 @@ static void process(struct dp_worker *w, struct rte_mbuf *m, struct rte_mbuf **t
 		CNT(w, UDP_BAD);
 		goto free;
 	}
-	handle_sip(w, &rx, p, plen, tx, ntx);
+	handle_sip(w, &rx, p, plen, src, tx, ntx);
 free:
 	rte_pktmbuf_free(m);
 }
@@ -449,6 +507,20 @@ static void refresh_nonce(struct dp_worker *w)
 	w->nonce_sec = now;
 	sfp_nonce_make(&g_dp.lcfg.keys, now, ((uint32_t)w->idx << 16) | (w->nonce_seq++ & 0xffff),
 		       w->nonce);
+}
+
+static void refresh_limits(struct dp_worker *w)
+{
+	const struct sfp_limits *l = &g_dp.st->limits;
+	w->now_ms = dp_now_ms();
+	w->cnt[SFP_CNT_RL_EVICT] = w->rl->evictions;
+	if (w->limits_gen == l->gen)
+		return;
+	w->limits_gen = l->gen;
+	w->rll.rate[SFP_RL_ALL] = l->src_rate;
+	w->rll.burst[SFP_RL_ALL] = RTE_MIN(l->src_burst, SFP_RL_BURST_MAX);
+	w->rll.rate[SFP_RL_OOD] = l->ood_rate;
+	w->rll.burst[SFP_RL_OOD] = RTE_MIN(l->ood_burst, SFP_RL_BURST_MAX);
 }
 
 int dp_worker_main(void *arg)
@@ -480,6 +552,7 @@ int dp_worker_main(void *arg)
 		}
 		idle = 0;
 		refresh_nonce(w);
+		refresh_limits(w);
 		for (uint16_t i = 0; i < nb; i++) {
 			if (i + 1 < nb)
 				rte_prefetch0(rte_pktmbuf_mtod(rx[i + 1], void *));

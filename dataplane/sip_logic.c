@@ -174,6 +174,7 @@ static void authenticate(const struct sfp_logic_cfg *cfg, const struct sfp_sip *
 		 * cannot be enumerated */
 		d->auth_counter = SFP_CNT_AUTH_FAIL;
 		reply(d, 403, "Forbidden", SFP_CNT_REPLY_403);
+		d->user = c.username; /* for the brute-force count per user */
 		return;
 	}
 	d->auth_counter = SFP_CNT_AUTH_OK;

@@ -49,6 +49,19 @@
 	_(reg_min_expires,   U32,  "60",         "shortest registration accepted; shorter gets 423 (RFC 3261 10.3)") \
 	_(reg_max_expires,   U32,  "86400",      "longest registration granted") \
 	_(reg_default_expires, U32, "3600",      "registration time when the REGISTER names none") \
+	_(src_rate,          U32,  "200",        "SIP messages per second accepted from one source address (0: no limit)") \
+	_(src_burst,         U32,  "400",        "messages a source may send at once before src_rate applies (at most 4000)") \
+	_(ood_rate,          U32,  "20",         "out-of-dialog requests per second from one source address (0: no limit)") \
+	_(ood_burst,         U32,  "40",         "out-of-dialog requests a source may send at once (at most 4000)") \
+	_(src_table,         U32,  "65536",      "source addresses each worker tracks for rate limits (least recently seen evicted)") \
+	_(allow,             STR,  "",           "trusted prefixes, comma-separated CIDR, exempt from rate limits and bans") \
+	_(bf_max_fails,      U32,  "10",         "failed authentications from one source within bf_window_s that ban it (0: off)") \
+	_(bf_user_max_fails, U32,  "50",         "failed authentications for one user within bf_window_s after which every failing source is banned (0: off)") \
+	_(bf_window_s,       U32,  "60",         "window for counting failed authentications") \
+	_(ban_time_s,        U32,  "600",        "how long an automatic ban lasts") \
+	_(ban_by_port,       BOOL, "no",         "ban address and port, not the whole address (one phone, not a whole office behind NAT)") \
+	_(ua_block,          STR,  "friendly-scanner,sipvicious,sipcli,VaxSIPUserAgent,pplsip", "User-Agent substrings dropped silently (comma-separated, case-insensitive)") \
+	_(ood_ring_reserve,  U32,  "25",         "percent of the ring to control kept for responses and in-dialog requests") \
 	_(ctl_socket,        STR,  "/run/sipfp/sipfpctl.sock", "Unix socket of sipfp-control for sipfpctl") \
 	_(db_path,           STR,  "/var/lib/sipfp/sipfp.db",  "SQLite store of sipfp-control")
 

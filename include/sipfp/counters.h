@@ -76,7 +76,19 @@
 	_(HANDOFF_RESPONSE,   "handoff_responses",     "of which responses") \
 	_(HANDOFF_INDIALOG,   "handoff_in_dialog",     "of which in-dialog requests") \
 	_(CTL_TX,             "ctl_tx",                "packets sent on behalf of the control process") \
-	_(CTL_TX_DROP,        "drop_ctl_tx",           "control-process packets dropped (no ARP, no mbuf, malformed)")
+	_(CTL_TX_DROP,        "drop_ctl_tx",           "control-process packets dropped (no ARP, no mbuf, malformed)") \
+	_(BANNED,             "drop_banned",           "SIP dropped before parsing: source banned") \
+	_(RATE,               "drop_rate_limited",     "SIP dropped before parsing: source over src_rate") \
+	_(RATE_OOD,           "drop_rate_limited_ood", "out-of-dialog requests dropped: source over ood_rate") \
+	_(UA_BLOCKED,         "drop_user_agent",       "SIP dropped: User-Agent on the blocklist") \
+	_(ALLOW_BYPASS,       "allow_bypass",          "messages over a rate limit let through: source on the allow list") \
+	_(RL_EVICT,           "ratelimit_evictions",   "sources forgotten by a full rate-limit table") \
+	_(OVERLOAD_OOD,       "overload_ood_503",      "out-of-dialog requests refused (503) to keep ring room for in-dialog traffic") \
+	_(FAIL_EVENT_LOST,    "drop_auth_fail_event",  "failed authentications not counted for bans: queue to main lcore full") \
+	_(BAN_AUTO,           "bans_added",            "sources banned for failed authentications") \
+	_(BAN_ALLOWED,        "bans_spared",           "bans not set: source on the allow list") \
+	_(BAN_FULL,           "bans_table_full",       "bans not set: ban table full") \
+	_(BAN_EXPIRED,        "bans_expired",          "bans that ran out")
 
 enum sfp_counter {
 #define SFP_CNT_ENUM(e, n, h) SFP_CNT_##e,

@@ -15,6 +15,7 @@
 #define SIPFP_SHM_H
 
 #include <stdint.h>
+#include "sipfp/admit.h"
 #include "sipfp/counters.h"
 
 #define SFP_MZ_STATE        "sipfp_state"      /* struct sfp_state */
@@ -24,7 +25,7 @@
 #define SFP_RING_FROM_CTL   "sipfp_from_ctl"   /* control -> dp main lcore, SP/SC */
 
 #define SFP_STATE_MAGIC     0x7369706670737431ULL /* "sipfpst1" */
-#define SFP_STATE_VERSION   1u
+#define SFP_STATE_VERSION   2u
 #define SFP_MSG_VERSION     1u
 
 #define SFP_MAX_LCORES      64
@@ -47,6 +48,14 @@ enum sfp_op {
 	SFP_OP_RESYNC_BEGIN = 5,/* a full credential set follows, generation g */
 	SFP_OP_RESYNC_END = 6,  /* end of set g: drop every entry older than g */
 	SFP_OP_SEG = 7,         /* continuation element of SIP_RX / SIP_TX */
+	/* control -> data plane: admission control (u.adm) */
+	SFP_OP_BAN_ADD = 8,     /* ip, port (0: every port), secs (0: until removed) */
+	SFP_OP_BAN_DEL = 9,
+	SFP_OP_ALLOW_ADD = 10,  /* ip, len */
+	SFP_OP_ALLOW_DEL = 11,
+	SFP_OP_LIMIT_SET = 12,  /* key (a name of SFP_LIMITS), value */
+	SFP_OP_ADMIT_RESET = 13,/* forget manual bans, run-time allow entries and
+				 * limits set at run time: a full set follows */
 };
 
 /* SIP_RX flags */
@@ -93,6 +102,16 @@ struct sfp_cred_msg {
 	uint8_t ha1_sha256[32];
 };
 
+struct sfp_admit_msg {
+	uint32_t ip;        /* network byte order */
+	uint16_t port;
+	uint8_t len;        /* prefix length */
+	uint8_t rsvd;
+	uint32_t secs;
+	uint32_t value;
+	char key[32];       /* NUL padded */
+};
+
 #define SFP_SEG_DATA      (SFP_MSG_SIZE - sizeof(struct sfp_msg_hdr))
 #define SFP_FIRST_DATA    (SFP_SEG_DATA - sizeof(struct sfp_sip_meta))
 
@@ -104,6 +123,7 @@ struct sfp_msg {
 			uint8_t data[SFP_FIRST_DATA];
 		} sip;                          /* SIP_RX, SIP_TX */
 		struct sfp_cred_msg cred;       /* CRED_SET, CRED_DEL */
+		struct sfp_admit_msg adm;       /* BAN_*, ALLOW_*, LIMIT_SET */
 		uint8_t seg[SFP_SEG_DATA];      /* SEG */
 	} u;
 };
@@ -157,6 +177,11 @@ struct sfp_state {
 	char config_text[8192];
 
 	struct sfp_lcore_stats stats[SFP_MAX_LCORES];
+
+	/* admission control (admit.h): written by the main lcore only */
+	struct sfp_limits limits;
+	struct sfp_allow_list allow;
+	struct sfp_ban_table bans;
 };
 
 #endif
