@@ -9,12 +9,15 @@ cd "$(dirname "$0")"
 
 deps=(meson ninja-build pkg-config gcc libc6-dev libdpdk-dev dpdk dpdk-dev libssl-dev
       libcmocka-dev libsqlite3-dev sqlite3 sip-tester tshark iproute2 python3 procps)
+# only for the tests: libFuzzer with ASan/UBSan, and libosip2 for the
+# differential harness (a second SIP parser to compare the scanner with)
+test_deps=(clang libclang-rt-14-dev libosip2-dev)
 
 install_deps() {
 	[ "$(id -u)" = 0 ] || { echo "sipfp.sh: run as root (apt, hugepages, TAP)" >&2; exit 1; }
 	apt-get update -q
 	local missing=()
-	for p in "${deps[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+	for p in "${deps[@]}" "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 	if [ ${#missing[@]} -gt 0 ]; then
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 	fi
@@ -33,7 +36,7 @@ run)
 	exec scripts/sipfp-launch "$@"
 	;;
 test)
-	install_deps
+	install_deps "${test_deps[@]}"
 	build
 	# hugepages for the secondary process; put back what we found
 	hp0=$(cat /proc/sys/vm/nr_hugepages)

@@ -165,6 +165,9 @@ int sfp_uri_parse(struct sfp_str uri, struct sfp_uri_parts *u)
 	for (size_t k = i; k < end; k++) {
 		if (!uri_char_ok(p[k]))
 			return -1;
+		/* RFC 3261 25.1: escaped = "%" HEXDIG HEXDIG */
+		if (p[k] == '%' && (end - k < 3 || !is_hex(p[k + 1]) || !is_hex(p[k + 2])))
+			return -1;
 		if (p[k] == '@' && at == SIZE_MAX)
 			at = k;
 	}
@@ -798,8 +801,12 @@ enum sfp_scan_err sfp_scan(const char *p, size_t len, struct sfp_sip *m)
 	if (i >= len)
 		return SFP_SE_EMPTY;
 	nx = next_line(p, i, len, &eol);
-	if (!nx)
+	if (!nx) {
+		/* a start line cut before its end: still say whether it was
+		 * a request, so the drop is counted under the right name */
+		m->request = !(len - i >= 4 && sfp_str_ieq(mkstr(p + i, 4), "SIP/"));
 		return SFP_SE_BAD_START_LINE;
+	}
 	if (eol - i >= 4 && sfp_str_ieq(mkstr(p + i, 4), "SIP/")) {
 		r = scan_status_line(p, i, eol, m);
 		if (r != SFP_SE_OK)

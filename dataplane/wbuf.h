@@ -25,6 +25,8 @@ static inline void sfp_put(struct sfp_wbuf *w, const char *s, size_t n)
 		w->full = true;
 		return;
 	}
+	if (!n)
+		return; /* an empty slice may have a NULL pointer: memcpy forbids it */
 	memcpy(w->p + w->n, s, n);
 	w->n += n;
 }

@@ -13,3 +13,6 @@ check() {
 stat() { "$ctl" stats | awk -v k="$1" '$1 == k {print $2}'; }
 # the last line, and the exit status
 finish() { echo "$pass passed, $fail failed"; [ "$fail" = 0 ]; }
+# eventually CMD...: CMD succeeds within 2 s (for changes the data plane
+# applies asynchronously, from its ring)
+eventually() { for _ in $(seq 20); do "$@" && return 0; sleep 0.1; done; "$@"; }

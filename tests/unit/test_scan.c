@@ -264,6 +264,22 @@ static void t_uri(void **st)
 	assert_int_equal(sfp_uri_parse(S("sip:a@h;;x"), &u), -1);
 	assert_int_equal(sfp_uri_parse(S("sip:a@h?subject=x"), &u), 1);
 	assert_int_equal(sfp_uri_parse(S("sip:a b@h"), &u), -1);
+	/* RFC 3261 25.1: "%" HEXDIG HEXDIG, nothing else, not cut short */
+	assert_int_equal(sfp_uri_parse(S("sip:%ZZ@h"), &u), -1);
+	assert_int_equal(sfp_uri_parse(S("sip:a%4@h"), &u), -1);
+	assert_int_equal(sfp_uri_parse(S("sip:a@h;x=%4"), &u), -1);
+	assert_int_equal(sfp_uri_parse(S("sip:a%4a@h"), &u), 0);
+}
+
+static void t_start_line_cut(void **st)
+{
+	(void)st;
+	struct sfp_sip m;
+	/* counted as a request (unanswerable) or as a response by what it is */
+	assert_int_equal(sfp_scan("INVITE sip:a@h SIP/2.0", 22, &m), SFP_SE_BAD_START_LINE);
+	assert_true(m.request);
+	assert_int_equal(sfp_scan("SIP/2.0 200 OK", 14, &m), SFP_SE_BAD_START_LINE);
+	assert_false(m.request);
 }
 
 static void t_nameaddr(void **st)
@@ -311,6 +327,7 @@ int main(void)
 		cmocka_unit_test(t_truncation_every_byte),
 		cmocka_unit_test(t_corpus_guard),
 		cmocka_unit_test(t_uri),
+		cmocka_unit_test(t_start_line_cut),
 		cmocka_unit_test(t_nameaddr),
 		cmocka_unit_test(t_digest_parse),
 	};

@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""Hostile and legitimate SIP/UDP traffic for sipfp's edge test.
+
+Each command binds to a given local source address (the test adds them to
+the TAP interface), so one machine plays many sources.  Every loop is
+bounded in count and in time.  Usage: edgeclient.py COMMAND SRC args...
+"""
+import hashlib, os, random, re, socket, sys, time
+
+SERVER = (os.environ.get("SIPFP_ADDR", "10.77.0.2"), 5060)
+REALM = os.environ.get("SIPFP_REALM", "sipfp")
+
+
+def md5(s):
+    return hashlib.md5(s.encode()).hexdigest()
+
+
+class Src:
+    def __init__(self, addr, port=0, timeout=1.0):
+        self.addr = addr
+        self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.s.bind((addr, port))
+        self.port = self.s.getsockname()[1]
+        self.s.settimeout(timeout)
+        self.call = "edge-%d-%d" % (os.getpid(), random.randrange(1 << 30))
+
+    def msg(self, method, ruri, cseq, extra="", ua=None, to=None):
+        branch = "z9hG4bK-e%d" % random.randrange(1 << 40)
+        ua_line = f"User-Agent: {ua}\r\n" if ua else ""
+        return (f"{method} {ruri} SIP/2.0\r\n"
+                f"Via: SIP/2.0/UDP {self.addr}:{self.port};branch={branch};rport\r\n"
+                f"Max-Forwards: 70\r\nFrom: <sip:edge@{SERVER[0]}>;tag=ef{self.port}\r\n"
+                f"To: <{to or ruri}>\r\nCall-ID: {self.call}\r\nCSeq: {cseq} {method}\r\n"
+                f"Contact: <sip:edge@{self.addr}:{self.port}>\r\n{ua_line}{extra}"
+                f"Content-Length: 0\r\n\r\n").encode()
+
+    def send(self, *a, **k):
+        self.s.sendto(self.msg(*a, **k), SERVER)
+
+    def reply(self):
+        try:
+            return self.s.recvfrom(65535)[0].decode(errors="replace")
+        except (socket.timeout, BlockingIOError):
+            return None
+
+
+def status(r):
+    return int(r.split(" ", 2)[1]) if r else 0
+
+
+def register_authz(user, pw, nonce, ruri):
+    resp = md5(f"{md5(f'{user}:{REALM}:{pw}')}:{nonce}:{md5(f'REGISTER:{ruri}')}")
+    return (f'Authorization: Digest username="{user}", realm="{REALM}", nonce="{nonce}", '
+            f'uri="{ruri}", response="{resp}", algorithm=MD5\r\n')
+
+
+def get_nonce(c, ruri):
+    c.send("REGISTER", ruri, 1)
+    r = c.reply()
+    if status(r) != 401:
+        return None
+    m = re.search(r'WWW-Authenticate: Digest realm="[^"]*", nonce="([^"]*)", algorithm=MD5', r)
+    return m.group(1) if m else None
+
+
+def brute(src, user, n, port=0):
+    """svcrack's pattern: one nonce, then password after password.
+    Prints how many guesses got an answer (403) before sipfp fell silent."""
+    c = Src(src, port)
+    ruri = f"sip:{SERVER[0]}"
+    nonce = get_nonce(c, ruri)
+    if not nonce:
+        print("answered=0 challenged=0")
+        return
+    answered, t0 = 0, time.time()
+    for i in range(n):
+        c.send("REGISTER", ruri, 2 + i, register_authz(user, "guess%d" % i, nonce, ruri))
+        r = c.reply()
+        if status(r) != 403:
+            break
+        answered += 1
+    print("answered=%d challenged=1 seconds=%.3f" % (answered, time.time() - t0))
+
+
+def register(src, user, pw):
+    """REGISTER -> 401 -> REGISTER+auth -> 200 (from the control process)."""
+    c = Src(src, timeout=3)
+    ruri = f"sip:{SERVER[0]}"
+    nonce = get_nonce(c, ruri)
+    assert nonce, "no 401 challenge"
+    c.send("REGISTER", ruri, 2, register_authz(user, pw, nonce, ruri) + "Expires: 60\r\n",
+           to=f"sip:{user}@{SERVER[0]}")
+    r = c.reply()
+    assert status(r) == 200, r
+
+
+def options(src, count, ua=None, port=0):
+    """count OPTIONS at once; prints how many were answered 200."""
+    c = Src(src, port, timeout=0.5)
+    for i in range(count):
+        c.send("OPTIONS", f"sip:{SERVER[0]}", i + 1, ua=ua)
+    got = 0
+    while c.reply() is not None:
+        got += 1
+    print("answered=%d" % got)
+
+
+def flood(base, nsrc, rate, secs, maxpkts):
+    """Unauthenticated INVITEs from nsrc addresses base+0.. at a paced rate,
+    at most maxpkts and secs.  Prints what was offered and answered."""
+    b = [int(x) for x in base.split(".")]
+    srcs = []
+    for i in range(nsrc):
+        a = "%d.%d.%d.%d" % (b[0], b[1], b[2], b[3] + i)
+        s = Src(a)
+        s.s.setblocking(False)
+        srcs.append((s, [s.msg("INVITE", f"sip:{1000 + k}@{SERVER[0]}", 1) for k in range(8)]))
+    sent = answered = 0
+    t0 = time.time()
+    while sent < maxpkts:
+        now = time.time() - t0
+        if now >= secs:
+            break
+        due = min(maxpkts, int(now * rate) + 1)
+        while sent < due:
+            s, msgs = srcs[sent % nsrc]
+            try:
+                s.s.sendto(msgs[(sent // nsrc) % 8], SERVER)
+            except BlockingIOError:
+                pass
+            sent += 1
+        for s, _ in srcs:
+            while s.reply() is not None:
+                answered += 1
+        time.sleep(0.001)
+    el = time.time() - t0
+    time.sleep(0.3)
+    for s, _ in srcs:
+        while s.reply() is not None:
+            answered += 1
+    print("offered=%d seconds=%.2f offered_per_s=%d answered=%d answered_per_s=%d"
+          % (sent, el, sent / el, answered, answered / el))
+
+
+def main():
+    cmd, a = sys.argv[1], sys.argv[2:]
+    if cmd == "brute":        # brute SRC USER N [PORT]
+        brute(a[0], a[1], int(a[2]), int(a[3]) if len(a) > 3 else 0)
+    elif cmd == "register":   # register SRC USER PW
+        register(a[0], a[1], a[2])
+    elif cmd == "options":    # options SRC COUNT [UA] [PORT]
+        options(a[0], int(a[1]), a[2] if len(a) > 2 and a[2] else None,
+                int(a[3]) if len(a) > 3 else 0)
+    elif cmd == "flood":      # flood BASE NSRC RATE SECS MAXPKTS
+        flood(a[0], int(a[1]), int(a[2]), float(a[3]), int(a[4]))
+    else:
+        sys.exit("unknown command " + cmd)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except AssertionError as e:
+        print("edgeclient: FAILED:", e, file=sys.stderr)
+        sys.exit(1)
