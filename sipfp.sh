@@ -37,6 +37,8 @@ run)
 	;;
 test)
 	install_deps "${test_deps[@]}"
+	# a build set up by `run` did not look for the test-only libraries
+	[ -f build/build.ninja ] && meson setup --reconfigure build >/dev/null
 	build
 	# hugepages for the secondary process; put back what we found
 	hp0=$(cat /proc/sys/vm/nr_hugepages)
