@@ -13,6 +13,15 @@
 #      verified and answered per second (100 Trying + hand-off, or 503 when
 #      the ring to the control process is full), with nonces valid for the
 #      benchmark's secret; hugepage memory in use.
+#   6. admission control, 1 worker: the 407 rate with it on (limits that
+#      admit the whole replay, 1000 bans and 100 allow prefixes loaded, none
+#      matching: every lookup paid, nothing dropped) next to 2 (off); with
+#      the default limits (the replay is then a flood of 4096 sources at a
+#      few hundred INVITEs/s each): answered and dropped; and a replay from
+#      256 banned sources: drops per second next to testpmd's rate.
+# Figures 1-5 run with admission control off (no rate limits, no
+# brute-force bans: the authenticated replay fails until its users are
+# loaded, and would get every source banned; no User-Agent list).
 #
 # Usage: bench/fastpath.sh [--secs S] [--count N] [--build DIR]
 # Root only (hugepages).  Prints one table; exits non-zero only on errors,
@@ -59,6 +68,8 @@ grep -q hugetlbfs /proc/mounts || { mkdir -p /dev/hugepages; mount -t hugetlbfs 
 
 python3 "$here/mkpcap.py" "$work/invite.pcap" --count "$count"
 python3 "$here/mkpcap.py" "$work/invite-b.pcap" --count "$count"
+python3 "$here/mkpcap.py" "$work/banned.pcap" --count "$count" --sources 256 \
+	--sources-file "$work/banned.txt"
 python3 "$here/mkpcap.py" "$work/auth.pcap" --count "$count" --auth --users 64 \
 	--secret "$secret" --users-file "$work/users.htdigest"
 
@@ -89,7 +100,8 @@ sipfp_start() {
 	local lc=$1 vd=$2; shift 2
 	rm -f "$work/ready"
 	"$dp" --lcores "$lc" "${eal[@]}" --vdev "$vd" -- --addr 10.77.0.2 -r "$work/ready" \
-		--set busy_poll=yes --set nonce_secret=$secret --set mbufs=32767 "$@" \
+		--set busy_poll=yes --set nonce_secret=$secret --set mbufs=32767 \
+		--set "ctl_socket=$work/ctl.sock" --set "db_path=$work/sipfp.db" "$@" \
 		>"$work/dp.log" 2>&1 &
 	dp_pid=$!
 	pids+=("$dp_pid")
@@ -100,11 +112,24 @@ sipfp_stop() {
 	kill "$dp_pid"; wait "$dp_pid" 2>/dev/null || true
 }
 tm() { python3 "$here/telemetry.py" "$prefix" "$@"; }
+# ctl_start [--set ...]: the control process on lcore 2 (CPU 0), until its socket is up
+ctl_start() {
+	rm -f "$work/ctl.sock"
+	"$ctl" --proc-type=secondary --lcores 2@0 --no-pci --file-prefix "$prefix" -- \
+		--set "ctl_socket=$work/ctl.sock" --set "db_path=$work/sipfp.db" "$@" >"$work/ctl.log" 2>&1 &
+	ctl_pid=$!
+	pids+=("$ctl_pid")
+	for _ in $(seq 100); do [ -S "$work/ctl.sock" ] && return 0; sleep 0.1; done
+	echo "fastpath.sh: control process did not start:" >&2; cat "$work/ctl.log" >&2; exit 1
+}
+ctl_stop() { kill "$ctl_pid"; wait "$ctl_pid" 2>/dev/null || true; }
+cli() { SIPFP_SOCKET=$work/ctl.sock "$cli" "$@"; }
+off=(--set src_rate=0 --set ood_rate=0 --set bf_max_fails=0 --set bf_user_max_fails=0 --set ua_block=)
 
 # sipfp_407_rate LCORES VDEV VAR: 407 challenges per second over $secs into VAR
 # (not in a subshell: the data plane must stay this shell's child for cleanup)
 sipfp_407_rate() {
-	sipfp_start "$1" "$2"
+	sipfp_start "$1" "$2" "${off[@]}"
 	sleep 1
 	printf -v "$3" '%s' "$(tm rate /sipfp/stats challenge_407 --secs "$secs" | cut -d= -f2)"
 	sipfp_stop
@@ -119,20 +144,48 @@ sipfp_407_rate "$lc2" "$vdev2" s2
 
 echo "== sipfp authenticated INVITEs, 1 worker + control process" >&2
 vdeva="net_pcap0,rx_pcap=$work/auth.pcap,tx_pcap=/dev/null,infinite_rx=1"
-sets=(--set algorithms=MD5,SHA-256 --set check_digest_uri=no --set nonce_secret=$secret
-      --set "ctl_socket=$work/ctl.sock" --set "db_path=$work/sipfp.db")
-sipfp_start "$lc1" "$vdeva" "${sets[@]}"
-"$ctl" --proc-type=secondary --lcores 2@0 --no-pci --file-prefix "$prefix" -- \
-	"${sets[@]}" >"$work/ctl.log" 2>&1 &
-ctl_pid=$!
-pids+=("$ctl_pid")
-for _ in $(seq 100); do [ -S "$work/ctl.sock" ] && break; sleep 0.1; done
-SIPFP_SOCKET=$work/ctl.sock "$cli" user import "$work/users.htdigest" >&2
+sets=(--set algorithms=MD5,SHA-256 --set check_digest_uri=no --set nonce_secret=$secret)
+sipfp_start "$lc1" "$vdeva" "${sets[@]}" "${off[@]}"
+ctl_start "${sets[@]}"
+cli user import "$work/users.htdigest" >&2
 for _ in $(seq 50); do [ "$(tm /sipfp/info users)" = 64 ] && break; sleep 0.1; done
 sleep 1
 auth=$(tm rate /sipfp/stats auth_ok trying_100 reply_503 auth_fail --secs "$secs")
 huge=$(tm /sipfp/info hugepage_bytes)
-kill "$ctl_pid"; wait "$ctl_pid" 2>/dev/null || true
+ctl_stop
+sipfp_stop
+
+echo "== admission control on: limits admit the replay, 1000 bans, 100 allow prefixes" >&2
+rm -f "$work/sipfp.db"*
+sipfp_start "$lc1" "$vdev1" --set src_rate=1000000 --set src_burst=4000 \
+	--set ood_rate=1000000 --set ood_burst=4000
+ctl_start
+for i in $(seq 0 999); do cli ban add "172.16.$((i / 250)).$((i % 250 + 1))" >/dev/null; done
+for i in $(seq 1 100); do cli allow add "192.168.$i.0/24" >/dev/null; done
+sleep 1
+adm_on=$(tm rate /sipfp/stats challenge_407 --secs "$secs" | cut -d= -f2)
+adm_bans=$(cli ban list | tail -n +2 | wc -l)
+ctl_stop
+sipfp_stop
+
+echo "== admission control with its default limits: the replay as a flood" >&2
+sipfp_start "$lc1" "$vdev1"
+sleep 1
+flood=$(tm rate /sipfp/stats rx_packets challenge_407 drop_rate_limited drop_rate_limited_ood --secs "$secs")
+sipfp_stop
+f_rx=$(echo "$flood" | awk -F= '/^rx_packets=/ {print $2}')
+f_407=$(echo "$flood" | awk -F= '/^challenge_407=/ {print $2}')
+f_rl=$(echo "$flood" | awk -F= '/^drop_rate_limited=/ {print $2}')
+f_rlo=$(echo "$flood" | awk -F= '/^drop_rate_limited_ood=/ {print $2}')
+
+echo "== 256 banned sources" >&2
+rm -f "$work/sipfp.db"*
+sipfp_start "$lc1" "net_pcap0,rx_pcap=$work/banned.pcap,tx_pcap=/dev/null,infinite_rx=1"
+ctl_start
+while read -r a; do cli ban add "$a" >/dev/null; done <"$work/banned.txt"
+sleep 1
+banned=$(tm rate /sipfp/stats drop_banned --secs "$secs" | cut -d= -f2)
+ctl_stop
 sipfp_stop
 a_ok=$(echo "$auth" | awk -F= '/^auth_ok=/ {print $2}')
 a_100=$(echo "$auth" | awk -F= '/^trying_100=/ {print $2}')
@@ -151,5 +204,10 @@ printf '%-46s %12s %12s %8s\n' "authenticated INVITEs verified, 1 worker" "$a_ok
 printf '%-46s %12s\n' "  of which 100 Trying + handed off" "$a_100"
 printf '%-46s %12s\n' "  of which 503 (control ring full)" "$a_503"
 printf '%-46s %12s\n' "  credentials rejected (must be 0)" "$a_fail"
+printf '%-46s %12s %12s %8s\n' "407, admission on ($adm_bans bans, 100 allow)" "$adm_on" "$s1" "$(pct "$adm_on" "$s1")"
+printf '%-46s %12s %12s %8s\n' "banned sources dropped, 1 worker" "$banned" "$tp1" "$(pct "$banned" "$tp1")"
+echo "default limits, replay as a flood of 4096 sources: received $f_rx/s, answered 407 $f_407/s," \
+     "dropped $f_rl/s (src_rate) + $f_rlo/s (ood_rate)"
+echo "(the admission row compares with sipfp's own 1-worker 407 rate, admission off)"
 echo "scaling 1 -> 2 workers: $(pct "$s2" "$s1") of the 1-worker rate"
 echo "hugepage heap in use by the data plane: $((huge / 1048576)) MiB"

@@ -93,6 +93,8 @@ def main():
     p.add_argument("--realm", default="sipfp")
     p.add_argument("--alg", default="MD5", choices=["MD5", "SHA-256"])
     p.add_argument("--users-file", help="also write htdigest lines user:realm:ha1 here")
+    p.add_argument("--sources", type=int, default=0, help="cycle over this many source addresses (0: one per INVITE)")
+    p.add_argument("--sources-file", help="also write the source addresses here, one per line")
     a = p.parse_args()
     dmac = bytes.fromhex(a.dst_mac.replace(":", ""))
     nonce = make_nonce(a.secret.encode(), a.realm, int(time.time())) if a.auth else None
@@ -100,13 +102,19 @@ def main():
     sizes = []
     with open(a.out, "wb") as f:
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        srcs = set()
         for i in range(a.count):
-            src = f"10.{1 + (i >> 16) % 200}.{(i >> 8) & 255}.{1 + (i & 255) % 254}"
+            j = i % a.sources if a.sources else i
+            src = f"10.{1 + (j >> 16) % 200}.{(j >> 8) & 255}.{1 + (j & 255) % 254}"
+            srcs.add(src)
             sport = 5060 + i % 1000
             smac = bytes([0x02, 0x00, (i >> 16) & 255, (i >> 8) & 255, i & 255, 0x01])
             fr = frame(smac, dmac, src, a.dst, sport, 5060, invite(i, a, src, sport, nonce), i)
             sizes.append(len(fr))
             f.write(struct.pack("<IIII", now, i, len(fr), len(fr)) + fr)
+    if a.sources_file:
+        with open(a.sources_file, "w") as f:
+            f.write("".join(x + "\n" for x in sorted(srcs)))
     if a.users_file:
         with open(a.users_file, "w") as f:
             for u in range(a.users):

@@ -233,7 +233,8 @@ static void handle_sip(struct dp_worker *w, const struct rx *rx, const char *p, 
 		return;
 	}
 	bool ood = m.request && !m.to_tag.p && m.method != SFP_M_ACK;
-	if (ood && !sfp_rl_take(src, SFP_RL_OOD, &w->rll) && over_limit(w, rx->src_ip, SFP_CNT_RATE_OOD))
+	if (ood && src && !sfp_rl_take(src, SFP_RL_OOD, &w->rll) &&
+	    over_limit(w, rx->src_ip, SFP_CNT_RATE_OOD))
 		return;
 
 	sfp_decide(&g_dp.lcfg, &m, err, w->nonce_sec, g_dp.st->ctl_attached != 0,
@@ -481,9 +482,12 @@ static void process(struct dp_worker *w, struct rte_mbuf *m, struct rte_mbuf **t
 		CNT(w, BANNED);
 		goto free;
 	}
-	struct sfp_rl_entry *src = sfp_rl_get(w->rl, rx.src_ip, (uint32_t)w->now_ms, &w->rll);
-	if (!sfp_rl_take(src, SFP_RL_ALL, &w->rll) && over_limit(w, rx.src_ip, SFP_CNT_RATE))
-		goto free;
+	struct sfp_rl_entry *src = NULL;
+	if (w->rll.rate[SFP_RL_ALL] | w->rll.rate[SFP_RL_OOD]) { /* both 0: limits off */
+		src = sfp_rl_get(w->rl, rx.src_ip, (uint32_t)w->now_ms, &w->rll);
+		if (!sfp_rl_take(src, SFP_RL_ALL, &w->rll) && over_limit(w, rx.src_ip, SFP_CNT_RATE))
+			goto free;
+	}
 	rte_ether_addr_copy(&eth->src_addr, &rx.src_mac);
 	uint32_t off = (uint32_t)sizeof(*eth) + ihl + sizeof(*udp), plen = ulen - sizeof(*udp);
 	/* reassembled datagrams are chained mbufs: linearise them */
