@@ -653,6 +653,12 @@ int main(int argc, char **argv)
 		die("needs at least 2 lcores (main + one worker), e.g. -l 0,1");
 	if (g_dp.n_workers + 1 > SFP_MAX_LCORES)
 		die("at most %d workers", SFP_MAX_LCORES - 1);
+	/* fragments held for reassembly come out of the same mempool as RX:
+	 * a flood of incomplete datagrams must not be able to starve it */
+	if ((uint64_t)g_dp.cfg.frag_entries * SFP_FG_MAX_FRAGS * g_dp.n_workers > (g_dp.cfg.mbufs + 1ull) / 2)
+		die("frag_entries %u x %u fragments x %u worker(s) could hold more than half of the "
+		    "%u mbufs: lower frag_entries or raise mbufs", g_dp.cfg.frag_entries,
+		    SFP_FG_MAX_FRAGS, g_dp.n_workers, g_dp.cfg.mbufs);
 	g_dp.tsc_hz = rte_get_tsc_hz();
 	g_dp.tsc0 = rte_rdtsc();
 	g_dp.wall0_ms = wall_ms();

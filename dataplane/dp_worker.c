@@ -527,11 +527,28 @@ static void refresh_limits(struct dp_worker *w)
 	w->rll.burst[SFP_RL_OOD] = RTE_MIN(l->ood_burst, SFP_RL_BURST_MAX);
 }
 
+/* Datagrams that never complete hold their mbufs in the reassembly table
+ * until a later fragment of the same bucket evicts them; a flood of first
+ * fragments followed by silence would keep them for ever.  Sweep them out
+ * on time, busy or idle (RFC 791: the reassembly timer). */
+static void frag_sweep(struct dp_worker *w, uint64_t *next)
+{
+	uint64_t now = rte_rdtsc();
+	if (now < *next)
+		return;
+	*next = now + g_dp.tsc_hz / 10;
+	uint32_t before = w->death_row.cnt;
+	rte_ip_frag_table_del_expired_entries(w->frag_tbl, &w->death_row, now);
+	w->cnt[SFP_CNT_FRAG_TIMEOUT] += w->death_row.cnt - before;
+	rte_ip_frag_free_death_row(&w->death_row, 0);
+}
+
 int dp_worker_main(void *arg)
 {
 	struct dp_worker *w = arg;
 	struct rte_mbuf *rx[DP_BURST], *tx[TX_CAP];
 	unsigned ntx = 0, idle = 0;
+	uint64_t next_sweep = 0;
 
 	rte_rcu_qsbr_thread_register(g_dp.qsv, w->idx);
 	rte_rcu_qsbr_thread_online(g_dp.qsv, w->idx);
@@ -542,6 +559,7 @@ int dp_worker_main(void *arg)
 		uint16_t nb = rte_eth_rx_burst(g_dp.port, w->idx, rx, DP_BURST);
 		unsigned nt = rte_ring_dequeue_burst(w->tx_in, (void **)tx, DP_BURST, NULL);
 		ntx = nt;
+		frag_sweep(w, &next_sweep);
 		if (nb == 0 && nt == 0) {
 			rte_ip_frag_free_death_row(&w->death_row, 0);
 			if (g_dp.cfg.busy_poll)

@@ -35,11 +35,11 @@
 	_(retry_after,       U32,  "5",          "Retry-After seconds in 503 replies") \
 	_(busy_poll,         BOOL, "no",         "poll without ever sleeping (dedicated cores)") \
 	_(idle_sleep_us,     U32,  "50",         "sleep when idle, microseconds (ignored with busy_poll)") \
-	_(mbufs,             U32,  "16383",      "packet buffers in the mempool") \
+	_(mbufs,             U32,  "32767",      "packet buffers in the mempool") \
 	_(ring_size,         U32,  "8192",       "elements in each ring between the processes (power of 2)") \
 	_(rx_desc,           U32,  "1024",       "RX descriptors per queue") \
 	_(tx_desc,           U32,  "1024",       "TX descriptors per queue") \
-	_(frag_entries,      U32,  "4096",       "IPv4 datagrams under reassembly, per worker") \
+	_(frag_entries,      U32,  "1024",       "IPv4 datagrams under reassembly, per worker (x8 fragments x workers <= mbufs/2)") \
 	_(frag_timeout_ms,   U32,  "2000",       "reassembly timeout") \
 	_(cred_capacity,     U32,  "131072",     "users the data plane replica can hold") \
 	_(ctl_timeout_ms,    U32,  "1500",       "control process counts as gone after this heartbeat silence") \

@@ -45,6 +45,7 @@
 	_(FRAG_BAD,           "drop_frag_malformed",   "fragments dropped: overlapping, tiny, too many, or beyond 65535 bytes") \
 	_(FRAG_DUP,           "drop_frag_duplicate",   "fragments dropped: duplicate of one already held") \
 	_(FRAG_TABLE,         "drop_frag_table",       "fragments dropped: reassembly table full or timed out") \
+	_(FRAG_TIMEOUT,       "drop_frag_timeout",     "fragments dropped: their datagram never completed (swept)") \
 	_(UDP_BAD,            "drop_udp_malformed",    "UDP dropped: bad length") \
 	_(UDP_CSUM,           "drop_udp_checksum",     "UDP dropped: checksum wrong") \
 	_(UDP_PORT,           "drop_udp_port",         "UDP dropped: not our SIP port") \

