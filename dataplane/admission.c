@@ -389,58 +389,56 @@ unsigned sfp_allow_snapshot(const struct sfp_allow_list *l, struct sfp_cidr *out
 	return 0;
 }
 
-int sfp_cidr_parse(const char *s, uint32_t *net, uint8_t *len)
+/* "a.b.c.d" or "a.b.c.d<sep>N" with 1 <= N <= max (min 0 for prefixes);
+ * *has says whether the number was there */
+static int addr_num_parse(const char *s, char sep, unsigned long min, unsigned long max,
+			  uint32_t *ip, unsigned long *num, bool *has)
 {
 	char buf[32];
-	const char *slash = strchr(s, '/');
-	size_t n = slash ? (size_t)(slash - s) : strlen(s);
-	unsigned long l = 32;
+	const char *p = strchr(s, sep);
+	size_t n = p ? (size_t)(p - s) : strlen(s);
+	struct in_addr a;
 	if (n == 0 || n >= sizeof(buf))
 		return -1;
 	memcpy(buf, s, n);
 	buf[n] = 0;
-	struct in_addr a;
 	if (inet_pton(AF_INET, buf, &a) != 1)
 		return -1;
-	if (slash) {
+	*has = p != NULL;
+	if (p) {
 		char *end;
-		if (!isdigit((unsigned char)slash[1]))
+		if (!isdigit((unsigned char)p[1]))
 			return -1;
-		l = strtoul(slash + 1, &end, 10);
-		if (*end || l > 32)
+		*num = strtoul(p + 1, &end, 10);
+		if (*end || *num < min || *num > max)
 			return -1;
 	}
-	/* host bits set is a typo more often than an intent: refuse it */
-	if ((a.s_addr & ~len_mask((uint8_t)l)) != 0)
+	*ip = a.s_addr;
+	return 0;
+}
+
+int sfp_cidr_parse(const char *s, uint32_t *net, uint8_t *len)
+{
+	unsigned long l = 32;
+	uint32_t ip;
+	bool has;
+	if (addr_num_parse(s, '/', 0, 32, &ip, &l, &has))
 		return -1;
-	*net = a.s_addr;
+	/* host bits set is a typo more often than an intent: refuse it */
+	if ((ip & ~len_mask((uint8_t)l)) != 0)
+		return -1;
+	*net = ip;
 	*len = (uint8_t)l;
 	return 0;
 }
 
 int sfp_hostport_parse(const char *s, uint32_t *ip, uint16_t *port)
 {
-	char buf[32];
-	const char *colon = strchr(s, ':');
-	size_t n = colon ? (size_t)(colon - s) : strlen(s);
-	if (n == 0 || n >= sizeof(buf))
+	unsigned long p = 0;
+	bool has;
+	if (addr_num_parse(s, ':', 1, 65535, ip, &p, &has))
 		return -1;
-	memcpy(buf, s, n);
-	buf[n] = 0;
-	struct in_addr a;
-	if (inet_pton(AF_INET, buf, &a) != 1)
-		return -1;
-	*port = 0;
-	if (colon) {
-		char *end;
-		if (!isdigit((unsigned char)colon[1]))
-			return -1;
-		unsigned long p = strtoul(colon + 1, &end, 10);
-		if (*end || p == 0 || p > 65535)
-			return -1;
-		*port = (uint16_t)p;
-	}
-	*ip = a.s_addr;
+	*port = (uint16_t)p;
 	return 0;
 }
 

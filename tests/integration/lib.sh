@@ -16,3 +16,17 @@ finish() { echo "$pass passed, $fail failed"; [ "$fail" = 0 ]; }
 # eventually CMD...: CMD succeeds within 2 s (for changes the data plane
 # applies asynchronously, from its ring)
 eventually() { for _ in $(seq 20); do "$@" && return 0; sleep 0.1; done; "$@"; }
+# stop_dp PID LOG: SIGTERM the data plane, check it stopped and gave every
+# mbuf back ("mbufs in use at exit: 0" in its log)
+stop_dp() {
+	kill -TERM "$1"
+	for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+	kill -0 "$1" 2>/dev/null && ko "data plane stops on SIGTERM" || ok "data plane stops on SIGTERM"
+	grep -q "mbufs in use at exit: 0$" "$2" && ok "no mbuf leaked (in use at exit: 0)" \
+		|| { ko "mbuf leak"; grep "mbufs in use" "$2"; }
+}
+# stop_launcher PID: SIGTERM sipfp-launch and wait (10 s) for it to stop both processes
+stop_launcher() {
+	kill -TERM "$1" 2>/dev/null
+	for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+}

@@ -19,8 +19,7 @@ launcher_pid="" bg=()
 cleanup() {
 	for p in "${bg[@]+"${bg[@]}"}"; do kill "$p" 2>/dev/null; done
 	if [ -n "$launcher_pid" ]; then
-		kill -TERM "$launcher_pid" 2>/dev/null
-		for _ in $(seq 100); do kill -0 "$launcher_pid" 2>/dev/null || break; sleep 0.1; done
+		stop_launcher "$launcher_pid"
 		kill -KILL "$launcher_pid" 2>/dev/null
 	fi
 	pkill -KILL -f "file-prefix sipfpca" 2>/dev/null
@@ -159,8 +158,7 @@ check "no dialog left" test "$(stat dialogs_active)" = 0
 sleep 1
 check "no mbuf leaked (in use $mbuf0 -> $(stat mbuf_in_use))" test "$(stat mbuf_in_use)" = "$mbuf0"
 
-kill -TERM "$launcher_pid"
-for _ in $(seq 100); do kill -0 "$launcher_pid" 2>/dev/null || break; sleep 0.1; done
+stop_launcher "$launcher_pid"
 launcher_pid=""
 check "every process gone" sh -c "! pgrep -f 'file-prefix [s]ipfpca' >/dev/null"
 finish

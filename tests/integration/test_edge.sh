@@ -23,8 +23,7 @@ dev=sipfped0
 launcher_pid=""
 cleanup() {
 	if [ -n "$launcher_pid" ]; then
-		kill -TERM "$launcher_pid" 2>/dev/null
-		for _ in $(seq 100); do kill -0 "$launcher_pid" 2>/dev/null || break; sleep 0.1; done
+		stop_launcher "$launcher_pid"
 		kill -KILL "$launcher_pid" 2>/dev/null
 	fi
 	pkill -KILL -f "file-prefix sipfped" 2>/dev/null
@@ -200,8 +199,7 @@ check "incomplete datagrams swept at the reassembly timeout: mbufs back to $mbuf
 	eventually sh -c "[ \$('$ctl' stats | awk '\$1 == \"mbuf_in_use\" {print \$2}') = $mbuf0 ]"
 check "drop_frag_timeout counted" test "$(stat drop_frag_timeout)" -gt 0
 
-kill -TERM "$launcher_pid"
-for _ in $(seq 100); do kill -0 "$launcher_pid" 2>/dev/null || break; sleep 0.1; done
+stop_launcher "$launcher_pid"
 launcher_pid=""
 check "data plane exit: mbufs in use at exit: 0" grep -q "mbufs in use at exit: 0" "$run/launch.log"
 finish

@@ -40,12 +40,8 @@ while read -r c want how; do
 	fi
 done < <(hc drops)
 
-kill -TERM "$dp_pid"
-for _ in $(seq 50); do kill -0 "$dp_pid" 2>/dev/null || break; sleep 0.1; done
-kill -0 "$dp_pid" 2>/dev/null && ko "data plane alive and stops on SIGTERM" || ok "data plane alive and stops on SIGTERM"
+stop_dp "$dp_pid" "$run/dp.log"
 dp_pid=""
-grep -q "mbufs in use at exit: 0$" "$run/dp.log" && ok "no mbuf leaked (in use at exit: 0)" \
-	|| { ko "mbuf leak"; grep "mbufs in use" "$run/dp.log"; }
 
 out=$(hc check "$run/out.pcap")
 echo "$out"

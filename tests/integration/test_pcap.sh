@@ -47,12 +47,8 @@ info=$(tm /sipfp/info)
 echo "$info" | grep -q '"workers": 1' && ok "telemetry /sipfp/info answers" || ko "telemetry /sipfp/info: $info"
 [ "$(tm /ethdev/stats,0 opackets)" -gt 0 ] && ok "ethdev telemetry: frames sent" || ko "ethdev telemetry"
 
-kill -TERM "$dp_pid"
-for _ in $(seq 50); do kill -0 "$dp_pid" 2>/dev/null || break; sleep 0.1; done
-kill -0 "$dp_pid" 2>/dev/null && ko "data plane stops on SIGTERM" || ok "data plane stops on SIGTERM"
+stop_dp "$dp_pid" "$run/dp.log"
 dp_pid=""
-grep -q "mbufs in use at exit: 0$" "$run/dp.log" && ok "no mbuf leaked (in use at exit: 0)" \
-	|| { ko "mbuf leak"; grep "mbufs in use" "$run/dp.log"; }
 
 out=$(python3 "$top/tests/integration/pcapcase.py" check "$run/out.pcap")
 echo "$out"

@@ -17,8 +17,7 @@ export SIPFP_SOCKET=$run/ctl.sock SIPFP_SECRET=$secret
 launcher_pid=""
 cleanup() {
 	if [ -n "$launcher_pid" ]; then
-		kill -TERM "$launcher_pid" 2>/dev/null
-		for _ in $(seq 100); do kill -0 "$launcher_pid" 2>/dev/null || break; sleep 0.1; done
+		stop_launcher "$launcher_pid"
 		kill -KILL "$launcher_pid" 2>/dev/null
 	fi
 	pkill -KILL -f "file-prefix sipfpit" 2>/dev/null
@@ -131,8 +130,7 @@ check "data plane killed: launcher restarted it (pid $dp_old -> ${dp_new:-none})
 check "after data plane restart: control resynced 3 users" test "$(stat users)" = 3
 check "after data plane restart: alice authenticates" sipp_run uac_auth alice wonderland
 
-kill -TERM "$launcher_pid"
-for _ in $(seq 100); do kill -0 "$launcher_pid" 2>/dev/null || break; sleep 0.1; done
+stop_launcher "$launcher_pid"
 check "launcher stopped both processes on SIGTERM" sh -c "! pgrep -f 'file-prefix [s]ipfpit' >/dev/null"
 launcher_pid=""
 finish
