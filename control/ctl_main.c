@@ -140,13 +140,19 @@ static int push(const struct sfp_msg *m, unsigned n)
 	return -1;
 }
 
+/* a one-element message to the data plane, zeroed but for its header */
+static void msg_head(struct sfp_msg *m, uint16_t op)
+{
+	memset(m, 0, sizeof(*m));
+	m->h.version = SFP_MSG_VERSION;
+	m->h.op = op;
+	m->h.nseg = 1;
+}
+
 static int push_cred(uint16_t op, const char *user, const struct sfp_ha1 *h, uint32_t gen)
 {
 	struct sfp_msg m;
-	memset(&m, 0, sizeof(m));
-	m.h.version = SFP_MSG_VERSION;
-	m.h.op = op;
-	m.h.nseg = 1;
+	msg_head(&m, op);
 	m.h.gen = gen;
 	snprintf(m.u.cred.user, sizeof(m.u.cred.user), "%s", user);
 	if (h) {
@@ -170,9 +176,9 @@ static int resync_cb(void *ctx, const char *user, const char *realm, const struc
 
 static void resync(void)
 {
-	struct sfp_msg m = { .h = { .version = SFP_MSG_VERSION, .nseg = 1 } };
+	struct sfp_msg m;
 	C.gen = store_next_gen(C.db);
-	m.h.op = SFP_OP_RESYNC_BEGIN;
+	msg_head(&m, SFP_OP_RESYNC_BEGIN);
 	m.h.gen = C.gen;
 	if (push(&m, 1) || store_user_each(C.db, resync_cb, NULL))
 		die("resync %u failed: data plane not draining its ring", C.gen);
@@ -446,10 +452,7 @@ static int push_admit(uint16_t op, uint32_t ip, uint16_t port, uint8_t len, uint
 		      const char *key, uint32_t value)
 {
 	struct sfp_msg m;
-	memset(&m, 0, sizeof(m));
-	m.h.version = SFP_MSG_VERSION;
-	m.h.op = op;
-	m.h.nseg = 1;
+	msg_head(&m, op);
 	m.u.adm.ip = ip;
 	m.u.adm.port = port;
 	m.u.adm.len = len;
@@ -496,14 +499,14 @@ static int replay_cb(void *ctx, const char *kind, const char *key, uint64_t valu
 
 /* the data plane forgets operator decisions when it restarts, and may have
  * missed some while we were away: give it the whole stored set */
-static void admit_replay(void)
+static int admit_replay(void)
 {
 	unsigned n = 0;
 	if (push_admit(SFP_OP_ADMIT_RESET, 0, 0, 0, 0, NULL, 0) ||
 	    store_admit_each(C.db, replay_cb, &n))
-		die("admission replay failed: data plane not draining its ring, or store: %s",
-		    store_error(C.db));
+		return -1;
 	LOG("admission: %u stored allow/ban/limit entries pushed to the data plane", n);
+	return 0;
 }
 
 static const char *why_name(uint8_t why)
@@ -658,19 +661,37 @@ static int cmd_allow(char **w, int nw, struct out *o, char *err, size_t errlen)
 	return -1;
 }
 
-static int stored_limit_cb(void *ctx, const char *kind, const char *key, uint64_t value)
+enum {
+#define LIMIT_BIT(n) LIMIT_BIT_##n,
+	SFP_LIMITS(LIMIT_BIT)
+#undef LIMIT_BIT
+};
+
+/* which limits the operator set (bit per SFP_LIMITS entry) */
+static int stored_limits_cb(void *ctx, const char *kind, const char *key, uint64_t value)
 {
+	uint32_t *set = ctx;
 	(void)value;
-	return !strcmp(kind, "limit") && !strcmp(key, (const char *)ctx);
+	if (strcmp(kind, "limit"))
+		return 0;
+#define LIMIT_SET_BIT(n) if (!strcmp(key, #n)) *set |= 1u << LIMIT_BIT_##n;
+	SFP_LIMITS(LIMIT_SET_BIT)
+#undef LIMIT_SET_BIT
+	return 0;
 }
 
 static int cmd_limit(char **w, int nw, struct out *o, char *err, size_t errlen)
 {
 	const struct sfp_limits *l = &C.st->limits;
 	if (nw == 2 && !strcmp(w[1], "show")) {
+		uint32_t set = 0;
+		if (store_admit_each(C.db, stored_limits_cb, &set)) {
+			snprintf(err, errlen, "store: %s", store_error(C.db));
+			return -1;
+		}
 		oprintf(o, "limit\tvalue\tset_by\n");
 #define SHOW(n) oprintf(o, "%s\t%u\t%s\n", #n, l->n, \
-			store_admit_each(C.db, stored_limit_cb, (void *)#n) == 1 ? "sipfpctl" : "config");
+			set & (1u << LIMIT_BIT_##n) ? "sipfpctl" : "config");
 		SFP_LIMITS(SHOW)
 #undef SHOW
 		return 0;
@@ -702,7 +723,11 @@ static int cmd_limit(char **w, int nw, struct out *o, char *err, size_t errlen)
 			snprintf(err, errlen, "store: %s", store_error(C.db));
 			return -1;
 		}
-		admit_replay();
+		if (admit_replay()) {
+			snprintf(err, errlen, "data plane not draining its ring, or store: %s",
+				 store_error(C.db));
+			return -1;
+		}
 		LOG("limits reset to the configuration by the operator");
 		oprintf(o, "reset\nlimits from the configuration\n");
 		return 0;
@@ -1013,7 +1038,9 @@ int main(int argc, char **argv)
 	C.st->ctl_pid = (uint32_t)getpid();
 	C.st->ctl_heartbeat_ms = now_ms();
 	resync();
-	admit_replay();
+	if (admit_replay())
+		die("admission replay failed: data plane not draining its ring, or store: %s",
+		    store_error(C.db));
 	LOG("ready: data plane pid %u, realm \"%s\", store %s, socket %s", C.st->dp_pid, C.realm,
 	    C.cfg.db_path, C.cfg.ctl_socket);
 

@@ -389,10 +389,10 @@ unsigned sfp_allow_snapshot(const struct sfp_allow_list *l, struct sfp_cidr *out
 	return 0;
 }
 
-/* "a.b.c.d" or "a.b.c.d<sep>N" with 1 <= N <= max (min 0 for prefixes);
- * *has says whether the number was there */
+/* "a.b.c.d" or "a.b.c.d<sep>N" with min <= N <= max; *num is left as it
+ * is when there is no number */
 static int addr_num_parse(const char *s, char sep, unsigned long min, unsigned long max,
-			  uint32_t *ip, unsigned long *num, bool *has)
+			  uint32_t *ip, unsigned long *num)
 {
 	char buf[32];
 	const char *p = strchr(s, sep);
@@ -404,7 +404,6 @@ static int addr_num_parse(const char *s, char sep, unsigned long min, unsigned l
 	buf[n] = 0;
 	if (inet_pton(AF_INET, buf, &a) != 1)
 		return -1;
-	*has = p != NULL;
 	if (p) {
 		char *end;
 		if (!isdigit((unsigned char)p[1]))
@@ -421,8 +420,7 @@ int sfp_cidr_parse(const char *s, uint32_t *net, uint8_t *len)
 {
 	unsigned long l = 32;
 	uint32_t ip;
-	bool has;
-	if (addr_num_parse(s, '/', 0, 32, &ip, &l, &has))
+	if (addr_num_parse(s, '/', 0, 32, &ip, &l))
 		return -1;
 	/* host bits set is a typo more often than an intent: refuse it */
 	if ((ip & ~len_mask((uint8_t)l)) != 0)
@@ -435,8 +433,7 @@ int sfp_cidr_parse(const char *s, uint32_t *net, uint8_t *len)
 int sfp_hostport_parse(const char *s, uint32_t *ip, uint16_t *port)
 {
 	unsigned long p = 0;
-	bool has;
-	if (addr_num_parse(s, ':', 1, 65535, ip, &p, &has))
+	if (addr_num_parse(s, ':', 1, 65535, ip, &p))
 		return -1;
 	*port = (uint16_t)p;
 	return 0;

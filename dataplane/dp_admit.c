@@ -170,12 +170,11 @@ void dp_admit_apply(struct dp *dp, const struct sfp_msg *m, uint64_t now)
 		for (size_t i = 0; i < RTE_DIM(limit_keys); i++) {
 			if (strncmp(a->key, limit_keys[i].name, sizeof(a->key)))
 				continue;
-			uint32_t v = a->value;
-			if (strstr(limit_keys[i].name, "_burst") && v > SFP_RL_BURST_MAX)
-				v = SFP_RL_BURST_MAX;
-			*(volatile uint32_t *)((char *)l + limit_keys[i].off) = v;
+			/* sipfp-control checks values as the configuration file
+			 * would; the workers clamp bursts where they use them */
+			*(volatile uint32_t *)((char *)l + limit_keys[i].off) = a->value;
 			l->gen++;
-			DP_LOG(NOTICE, "limit %s = %u", limit_keys[i].name, v);
+			DP_LOG(NOTICE, "limit %s = %u", limit_keys[i].name, a->value);
 			return;
 		}
 		dp->st->ctl_msgs_bad++;
