@@ -26,11 +26,6 @@
 #define MAX_FRAGS 48  /* 65535 / 1480, rounded up */
 #define DP_IP_MTU 1500
 
-static inline uint32_t now_sec(void)
-{
-	return (uint32_t)(dp_now_ms() / 1000);
-}
-
 /* ---- transmit -------------------------------------------------------------- */
 
 static uint16_t udp_cksum(uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport,
@@ -178,7 +173,7 @@ static int handoff(struct dp_worker *w, const struct rx *rx, const char *p, uint
 	mt.dst_port = rx->dst_port;
 	mt.lcore = w->idx;
 	mt.flags = d->rx_flags | ((d->flags & SFP_D_TRYING) ? SFP_RXF_TRYING : 0);
-	mt.rx_ms = dp_now_ms();
+	mt.rx_ms = w->now_ms;
 	memcpy(mt.mac, rx->src_mac.addr_bytes, 6);
 	if (d->user.n && d->user.n < SFP_USER_MAX)
 		memcpy(mt.user, d->user.p, d->user.n);
@@ -414,7 +409,7 @@ static void process(struct dp_worker *w, struct rte_mbuf *m, struct rte_mbuf **t
 		}
 		/* ... nor does it reject overlaps or duplicates (RFC 1858 4) */
 		struct sfp_fg_key fk = { ip->src_addr, ip->dst_addr, ip->packet_id, ip->next_proto_id };
-		uint64_t now = dp_now_ms();
+		uint64_t now = w->now_ms;
 		switch (sfp_fg_check(w->frag_guard, &fk, off, plen, now)) {
 		case SFP_FG_OK:
 			break;
@@ -503,7 +498,7 @@ free:
 
 static void refresh_nonce(struct dp_worker *w)
 {
-	uint32_t now = now_sec();
+	uint32_t now = (uint32_t)(w->now_ms / 1000);
 	if (now == w->nonce_sec)
 		return;
 	/* one nonce per lcore per second: unforgeable and time-stamped, and
@@ -516,7 +511,6 @@ static void refresh_nonce(struct dp_worker *w)
 static void refresh_limits(struct dp_worker *w)
 {
 	const struct sfp_limits *l = &g_dp.st->limits;
-	w->now_ms = dp_now_ms();
 	w->cnt[SFP_CNT_RL_EVICT] = w->rl->evictions;
 	if (w->limits_gen == l->gen)
 		return;
@@ -573,6 +567,7 @@ int dp_worker_main(void *arg)
 			continue;
 		}
 		idle = 0;
+		w->now_ms = dp_now_ms(); /* once per burst: nonce, bans, buckets */
 		refresh_nonce(w);
 		refresh_limits(w);
 		for (uint16_t i = 0; i < nb; i++) {
