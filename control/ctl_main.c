@@ -463,6 +463,18 @@ static int push_admit(uint16_t op, uint32_t ip, uint16_t port, uint8_t len, uint
 	return push(&m, 1);
 }
 
+static int push_ban(uint32_t ip, uint16_t port, uint32_t secs, uint8_t why, uint32_t fails)
+{
+	struct sfp_msg m;
+	msg_head(&m, SFP_OP_BAN_ADD);
+	m.u.adm.ip = ip;
+	m.u.adm.port = port;
+	m.u.adm.secs = secs;
+	m.u.adm.why = why;
+	m.u.adm.value = fails;
+	return push(&m, 1);
+}
+
 static bool is_limit(const char *k)
 {
 #define IS_LIMIT(n) if (!strcmp(k, #n)) return true;
@@ -485,8 +497,7 @@ static int replay_cb(void *ctx, const char *kind, const char *key, uint64_t valu
 	} else if (!strcmp(kind, "ban") && !sfp_hostport_parse(key, &ip, &port)) {
 		if (value && value <= now)
 			return 0; /* ran out while we were away */
-		r = push_admit(SFP_OP_BAN_ADD, ip, port, 0,
-			       value ? (uint32_t)((value - now + 999) / 1000) : 0, NULL, 0);
+		r = push_ban(ip, port, value ? (uint32_t)((value - now + 999) / 1000) : 0, 0, 0);
 	} else if (!strcmp(kind, "limit") && is_limit(key)) {
 		r = push_admit(SFP_OP_LIMIT_SET, 0, 0, 0, 0, key, (uint32_t)value);
 	} else {
@@ -497,15 +508,30 @@ static int replay_cb(void *ctx, const char *kind, const char *key, uint64_t valu
 	return r;
 }
 
-/* the data plane forgets operator decisions when it restarts, and may have
- * missed some while we were away: give it the whole stored set */
+static int replay_autoban_cb(void *ctx, const struct store_autoban *b)
+{
+	unsigned *n = ctx;
+	uint64_t now = now_ms();
+	uint32_t ip;
+	uint16_t port;
+	if (b->until_ms <= now || sfp_hostport_parse(b->source, &ip, &port))
+		return 0; /* ran out while the data plane was away */
+	(*n)++;
+	return push_ban(ip, port, (uint32_t)((b->until_ms - now + 999) / 1000), b->why, b->fails);
+}
+
+/* the data plane forgets operator decisions and its own bans when it
+ * restarts, and may have missed some while we were away: give it the whole
+ * stored set (a restart must not pardon an attacker) */
 static int admit_replay(void)
 {
-	unsigned n = 0;
+	unsigned n = 0, a = 0;
 	if (push_admit(SFP_OP_ADMIT_RESET, 0, 0, 0, 0, NULL, 0) ||
-	    store_admit_each(C.db, replay_cb, &n))
+	    store_admit_each(C.db, replay_cb, &n) ||
+	    store_autoban_each(C.db, replay_autoban_cb, &a))
 		return -1;
-	LOG("admission: %u stored allow/ban/limit entries pushed to the data plane", n);
+	LOG("admission: %u stored allow/ban/limit entries and %u automatic bans pushed to the "
+	    "data plane", n, a);
 	return 0;
 }
 
@@ -539,6 +565,48 @@ static bool ban_present(uint32_t ip, uint16_t port)
 		if (ban_snap[i].key == SFP_BAN_KEY(ip, port))
 			return true;
 	return false;
+}
+
+/*
+ * Automatic bans live in the data plane's table, which its restart empties.
+ * Mirror them into the store once a second when the table changed: write
+ * those set since the last look (never one the operator lifted, which left
+ * the store at once) and forget those that ran out.
+ */
+static struct {
+	uint64_t mark;     /* since_ms of the newest ban already stored */
+	uint32_t seq;      /* the table's sequence at the last look */
+	bool looked;
+} autoban;
+
+static void autoban_sync(uint64_t now)
+{
+	static struct store_autoban sb[SFP_BAN_MAX];
+	uint32_t seq = C.st->bans.seq;
+	if (autoban.looked && seq == autoban.seq)
+		return;
+	unsigned n = sfp_ban_snapshot(&C.st->bans, ban_snap, SFP_BAN_MAX), k = 0;
+	uint64_t mark = autoban.mark;
+	for (unsigned i = 0; i < n; i++) {
+		const struct sfp_ban *b = &ban_snap[i];
+		if (b->why == SFP_BAN_MANUAL || !b->until_ms || b->since_ms < autoban.mark)
+			continue;
+		fmt_source(sb[k].source, sizeof(sb[k].source), (uint32_t)(b->key >> 16),
+			   (uint16_t)b->key);
+		sb[k].why = b->why;
+		sb[k].fails = b->fails;
+		sb[k].until_ms = b->until_ms;
+		k++;
+		if (b->since_ms > mark)
+			mark = b->since_ms;
+	}
+	if (store_autoban_put(C.db, sb, k) || store_autoban_expire(C.db, now) < 0) {
+		LOG("store: cannot keep automatic bans: %s (retrying)", store_error(C.db));
+		return;
+	}
+	autoban.mark = mark;
+	autoban.seq = seq;
+	autoban.looked = true;
 }
 
 static int cmd_ban(char **w, int nw, struct out *o, char *err, size_t errlen)
@@ -592,8 +660,11 @@ static int cmd_ban(char **w, int nw, struct out *o, char *err, size_t errlen)
 			return -1;
 		}
 		fmt_source(src, sizeof(src), ip, port);
+		/* a ban set a moment ago is stored first, then lifted everywhere */
+		autoban_sync(now);
 		int stored = store_admit_del(C.db, "ban", src);
-		if (stored <= 0 && !ban_present(ip, port)) {
+		int autos = store_autoban_del(C.db, src);
+		if (stored <= 0 && autos <= 0 && !ban_present(ip, port)) {
 			snprintf(err, errlen, "no ban on %s (see ban list)", src);
 			return -1;
 		}
@@ -1044,7 +1115,7 @@ int main(int argc, char **argv)
 	LOG("ready: data plane pid %u, realm \"%s\", store %s, socket %s", C.st->dp_pid, C.realm,
 	    C.cfg.db_path, C.cfg.ctl_socket);
 
-	uint64_t last_hb = 0;
+	uint64_t last_hb = 0, last_bans = 0;
 	int rc = 0;
 	while (!C.quit) {
 		uint64_t now = now_ms();
@@ -1058,6 +1129,10 @@ int main(int argc, char **argv)
 				rc = 3;
 				break;
 			}
+		}
+		if (now - last_bans >= 1000) {
+			autoban_sync(now);
+			last_bans = now;
 		}
 		px_tick(now);
 		unsigned pending = rte_ring_count(C.to_ctl);

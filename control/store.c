@@ -34,7 +34,12 @@ static const char schema[] =
 	 * replayed into the data plane whenever either process starts */
 	"CREATE TABLE IF NOT EXISTS admit ("
 	"  kind TEXT NOT NULL, key TEXT NOT NULL, value INTEGER NOT NULL,"
-	"  PRIMARY KEY (kind, key));";
+	"  PRIMARY KEY (kind, key));"
+	/* bans the data plane set by itself for failed authentications: it
+	 * forgets them when it restarts, the control process puts them back */
+	"CREATE TABLE IF NOT EXISTS autobans ("
+	"  source TEXT PRIMARY KEY NOT NULL, why INTEGER NOT NULL, fails INTEGER NOT NULL,"
+	"  until_ms INTEGER NOT NULL);";
 
 struct store *store_open(const char *path, char *err, size_t errlen)
 {
@@ -346,6 +351,79 @@ int store_admit_each(struct store *s, store_admit_cb cb, void *ctx)
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && !r)
 		r = cb(ctx, (const char *)sqlite3_column_text(st, 0),
 		       (const char *)sqlite3_column_text(st, 1), (uint64_t)sqlite3_column_int64(st, 2));
+	sqlite3_finalize(st);
+	return r ? r : (rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1);
+}
+
+int store_autoban_put(struct store *s, const struct store_autoban *b, unsigned n)
+{
+	sqlite3_stmt *st;
+	if (!n)
+		return 0;
+	if (store_begin(s))
+		return -1;
+	if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO autobans VALUES(?1, ?2, ?3, ?4)", -1,
+			       &st, NULL) != SQLITE_OK) {
+		store_rollback(s);
+		return -1;
+	}
+	int rc = SQLITE_DONE;
+	for (unsigned i = 0; i < n && rc == SQLITE_DONE; i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, b[i].source, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int(st, 2, b[i].why);
+		sqlite3_bind_int64(st, 3, b[i].fails);
+		sqlite3_bind_int64(st, 4, (sqlite3_int64)b[i].until_ms);
+		rc = sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		store_rollback(s);
+		return -1;
+	}
+	return store_commit(s);
+}
+
+static int autoban_delete(struct store *s, const char *sql, const char *source, uint64_t now)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (source)
+		sqlite3_bind_text(st, 1, source, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)now);
+	if (step_done(st))
+		return -1;
+	return sqlite3_changes(s->db);
+}
+
+int store_autoban_del(struct store *s, const char *source)
+{
+	return autoban_delete(s, "DELETE FROM autobans WHERE source = ?1", source, 0);
+}
+
+int store_autoban_expire(struct store *s, uint64_t now_ms)
+{
+	return autoban_delete(s, "DELETE FROM autobans WHERE until_ms <= ?1", NULL, now_ms);
+}
+
+int store_autoban_each(struct store *s, store_autoban_cb cb, void *ctx)
+{
+	sqlite3_stmt *st;
+	int rc, r = 0;
+	if (sqlite3_prepare_v2(s->db, "SELECT source, why, fails, until_ms FROM autobans", -1, &st,
+			       NULL) != SQLITE_OK)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && !r) {
+		struct store_autoban b = {
+			.why = (uint8_t)sqlite3_column_int(st, 1),
+			.fails = (uint32_t)sqlite3_column_int64(st, 2),
+			.until_ms = (uint64_t)sqlite3_column_int64(st, 3),
+		};
+		snprintf(b.source, sizeof(b.source), "%s", (const char *)sqlite3_column_text(st, 0));
+		r = cb(ctx, &b);
+	}
 	sqlite3_finalize(st);
 	return r ? r : (rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1);
 }

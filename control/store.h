@@ -74,4 +74,20 @@ int store_admit_del(struct store *s, const char *kind, const char *key);
 typedef int (*store_admit_cb)(void *ctx, const char *kind, const char *key, uint64_t value);
 int store_admit_each(struct store *s, store_admit_cb cb, void *ctx);
 
+/* automatic bans (failed authentications), mirrored from the data plane so
+ * that its restart does not pardon an attacker; until_ms is wall-clock ms */
+struct store_autoban {
+	char source[32];     /* address[:port] */
+	uint8_t why;         /* enum sfp_ban_why */
+	uint32_t fails;
+	uint64_t until_ms;
+};
+/* upsert n bans in one transaction */
+int store_autoban_put(struct store *s, const struct store_autoban *b, unsigned n);
+/* rows deleted, or -1 */
+int store_autoban_del(struct store *s, const char *source);
+int store_autoban_expire(struct store *s, uint64_t now_ms);
+typedef int (*store_autoban_cb)(void *ctx, const struct store_autoban *b);
+int store_autoban_each(struct store *s, store_autoban_cb cb, void *ctx);
+
 #endif

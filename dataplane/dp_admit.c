@@ -150,11 +150,15 @@ void dp_admit_apply(struct dp *dp, const struct sfp_msg *m, uint64_t now)
 	char ip[INET_ADDRSTRLEN];
 
 	switch (m->h.op) {
-	case SFP_OP_BAN_ADD:
+	case SFP_OP_BAN_ADD: {
+		/* automatic bans come back this way after our restart */
+		bool autob = a->why == SFP_BAN_SOURCE_FAILS || a->why == SFP_BAN_USER_FAILS;
 		if (sfp_ban_add(&dp->st->bans, a->ip, a->port, now,
-				a->secs ? now + (uint64_t)a->secs * 1000 : 0, SFP_BAN_MANUAL, 0) < 0)
+				a->secs ? now + (uint64_t)a->secs * 1000 : 0,
+				autob ? a->why : SFP_BAN_MANUAL, autob ? a->value : 0) < 0)
 			DP_LOG(WARNING, "ban %s: table full (%u bans)", ip_str(a->ip, ip), SFP_BAN_MAX);
 		return;
+	}
 	case SFP_OP_BAN_DEL:
 		(void)sfp_ban_del(&dp->st->bans, a->ip, a->port);
 		return;

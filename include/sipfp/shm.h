@@ -49,7 +49,9 @@ enum sfp_op {
 	SFP_OP_RESYNC_END = 6,  /* end of set g: drop every entry older than g */
 	SFP_OP_SEG = 7,         /* continuation element of SIP_RX / SIP_TX */
 	/* control -> data plane: admission control (u.adm) */
-	SFP_OP_BAN_ADD = 8,     /* ip, port (0: every port), secs (0: until removed) */
+	SFP_OP_BAN_ADD = 8,     /* ip, port (0: every port), secs (0: until removed),
+				 * why (0: manual; else an automatic ban put back
+				 * after a data plane restart), value: fails */
 	SFP_OP_BAN_DEL = 9,
 	SFP_OP_ALLOW_ADD = 10,  /* ip, len */
 	SFP_OP_ALLOW_DEL = 11,
@@ -106,7 +108,7 @@ struct sfp_admit_msg {
 	uint32_t ip;        /* network byte order */
 	uint16_t port;
 	uint8_t len;        /* prefix length */
-	uint8_t rsvd;
+	uint8_t why;        /* BAN_ADD: enum sfp_ban_why (admit.h), 0 = manual */
 	uint32_t secs;
 	uint32_t value;
 	char key[32];       /* NUL padded */

@@ -148,6 +148,11 @@ check "manual ban replayed after the restart" sh -c "'$ctl' ban list | grep -q '
 check "allow entry replayed" sh -c "'$ctl' allow list | grep -q '^10\.77\.0\.30/31 .*sipfpctl'"
 check "run-time limit replayed" sh -c "'$ctl' limit show | grep -E '^ood_burst +3 +sipfpctl'"
 check "manual ban enforced after the restart" sh -c "'$edge' options 10.77.0.25 1 | grep -q answered=0"
+check "automatic bans put back after the restart (by port, user-attacked)" sh -c \
+	"'$ctl' ban list | grep -E '^10\.77\.0\.14:40001 +failed-auth +5 ' && '$ctl' ban list | grep -E '^10\.77\.0\.24 +user-attacked'"
+check "the brute-forcer is still dropped after the restart" \
+	sh -c "'$edge' options 10.77.0.24 1 | grep -q answered=0"
+check "a ban the operator lifted stays lifted" sh -c "! '$ctl' ban list | grep -q '^10\.77\.0\.11 '"
 check "limit reset" "$ctl" limit reset
 check "limit show: back to the configuration" eventually sh -c "'$ctl' limit show | grep -E '^ood_burst +40 +config'"
 check "ban del 10.77.0.25" "$ctl" ban del 10.77.0.25
