@@ -435,6 +435,9 @@ static void stats(struct out *o)
 	oprintf(o, "mbuf_in_use\t%lu\nmbuf_total\t%lu\nhugepage_bytes\t%lu\n",
 		(unsigned long)st->mbuf_in_use, (unsigned long)st->mbuf_total,
 		(unsigned long)st->hugepage_bytes);
+	oprintf(o, "port_rx_nombuf\t%lu\nport_imissed\t%lu\nport_ierrors\t%lu\nport_oerrors\t%lu\n",
+		(unsigned long)st->port_rx_nombuf, (unsigned long)st->port_imissed,
+		(unsigned long)st->port_ierrors, (unsigned long)st->port_oerrors);
 	oprintf(o, "ring_to_control\t%u\nring_from_control\t%u\n", rte_ring_count(C.to_ctl),
 		rte_ring_count(C.from_ctl));
 	oprintf(o, "registrations\t%u\ndialogs_active\t%u\n", px_registrations(), px_dialogs());

@@ -262,6 +262,10 @@ static int tm_info(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "mbuf_in_use", g_dp.st->mbuf_in_use);
 	rte_tel_data_add_dict_u64(d, "mbuf_total", g_dp.st->mbuf_total);
 	rte_tel_data_add_dict_u64(d, "hugepage_bytes", g_dp.st->hugepage_bytes);
+	rte_tel_data_add_dict_u64(d, "port_rx_nombuf", g_dp.st->port_rx_nombuf);
+	rte_tel_data_add_dict_u64(d, "port_imissed", g_dp.st->port_imissed);
+	rte_tel_data_add_dict_u64(d, "port_ierrors", g_dp.st->port_ierrors);
+	rte_tel_data_add_dict_u64(d, "port_oerrors", g_dp.st->port_oerrors);
 	return 0;
 }
 
@@ -592,6 +596,13 @@ static void housekeeping(uint64_t now)
 		if (!rte_malloc_get_socket_stats(rte_socket_id_by_idx(s), &ms))
 			heap += ms.heap_allocsz_bytes;
 	st->hugepage_bytes = heap;
+	struct rte_eth_stats es;
+	if (!rte_eth_stats_get(g_dp.port, &es)) {
+		st->port_rx_nombuf = es.rx_nombuf;
+		st->port_imissed = es.imissed;
+		st->port_ierrors = es.ierrors;
+		st->port_oerrors = es.oerrors;
+	}
 	dp_creds_reclaim(&g_dp);
 }
 

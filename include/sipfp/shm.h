@@ -25,7 +25,7 @@
 #define SFP_RING_FROM_CTL   "sipfp_from_ctl"   /* control -> dp main lcore, SP/SC */
 
 #define SFP_STATE_MAGIC     0x7369706670737431ULL /* "sipfpst1" */
-#define SFP_STATE_VERSION   2u
+#define SFP_STATE_VERSION   3u
 #define SFP_MSG_VERSION     1u
 
 #define SFP_MAX_LCORES      64
@@ -167,6 +167,12 @@ struct sfp_state {
 	volatile uint64_t mbuf_in_use;
 	volatile uint64_t mbuf_total;
 	volatile uint64_t hugepage_bytes; /* heap memory in use, all sockets */
+	/* the port's own counters (rte_eth_stats): what was lost before a
+	 * worker ever saw it */
+	volatile uint64_t port_rx_nombuf; /* no mbuf to receive into (mempool exhausted) */
+	volatile uint64_t port_imissed;   /* RX queue full: the workers fell behind */
+	volatile uint64_t port_ierrors;
+	volatile uint64_t port_oerrors;
 	volatile uint64_t ctl_msgs_applied;
 	volatile uint64_t ctl_msgs_bad;
 

@@ -26,13 +26,14 @@ class Src:
         self.s.settimeout(timeout)
         self.call = "edge-%d-%d" % (os.getpid(), random.randrange(1 << 30))
 
-    def msg(self, method, ruri, cseq, extra="", ua=None, to=None):
+    def msg(self, method, ruri, cseq, extra="", ua=None, to=None, call=None):
         branch = "z9hG4bK-e%d" % random.randrange(1 << 40)
         ua_line = f"User-Agent: {ua}\r\n" if ua else ""
+        to = to if to and to.startswith("<") else f"<{to or ruri}>"
         return (f"{method} {ruri} SIP/2.0\r\n"
                 f"Via: SIP/2.0/UDP {self.addr}:{self.port};branch={branch};rport\r\n"
                 f"Max-Forwards: 70\r\nFrom: <sip:edge@{SERVER[0]}>;tag=ef{self.port}\r\n"
-                f"To: <{to or ruri}>\r\nCall-ID: {self.call}\r\nCSeq: {cseq} {method}\r\n"
+                f"To: {to}\r\nCall-ID: {call or self.call}\r\nCSeq: {cseq} {method}\r\n"
                 f"Contact: <sip:edge@{self.addr}:{self.port}>\r\n{ua_line}{extra}"
                 f"Content-Length: 0\r\n\r\n").encode()
 
@@ -144,14 +145,71 @@ def flood(base, nsrc, rate, secs, maxpkts):
           % (sent, el, sent / el, answered, answered / el))
 
 
-def frags(src, n):
+def invite_authz(user, pw, nonce, ruri):
+    resp = md5(f"{md5(f'{user}:{REALM}:{pw}')}:{nonce}:{md5(f'INVITE:{ruri}')}")
+    return (f'Proxy-Authorization: Digest username="{user}", realm="{REALM}", nonce="{nonce}", '
+            f'uri="{ruri}", response="{resp}", algorithm=MD5\r\n')
+
+
+def collect(c, idle, limit):
+    """replies until idle seconds pass with none, at most limit seconds:
+    {Call-ID: set of status codes}"""
+    got, t0 = {}, time.time()
+    c.s.settimeout(idle)
+    while time.time() - t0 < limit:
+        r = c.reply()
+        if r is None:
+            break
+        m = re.search(r"^(?:Call-ID|i)\s*:\s*(\S+)", r, re.M | re.I)
+        got.setdefault(m.group(1) if m else "?", set()).add(status(r))
+    return got
+
+
+def overload(src, user, pw, n_ood, n_ind, pid):
+    """The ring to the control process held full (the test stopped the
+    control process, pid): n_ood authenticated INVITEs, then n_ind in-dialog
+    BYEs; then the control process is let go (SIGCONT) and its answers are
+    counted.  Each Call-ID is counted once, retransmissions aside."""
+    import signal
+    c = Src(src, timeout=2)
+    # every answer is read only after the burst: room for all of them
+    # (as root past net.core.rmem_max)
+    c.s.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_RCVBUFFORCE", 33), 8 << 20)
+    ruri = f"sip:nobody@{SERVER[0]}"
+    c.send("INVITE", ruri, 1)
+    r = c.reply()
+    m = re.search(r'Proxy-Authenticate: Digest realm="[^"]*", nonce="([^"]*)", algorithm=MD5', r or "")
+    assert status(r) == 407 and m, r
+    az = invite_authz(user, pw, m.group(1), ruri)
+    ood = ["ood-%d-%d" % (os.getpid(), i) for i in range(n_ood)]
+    ind = ["ind-%d-%d" % (os.getpid(), i) for i in range(n_ind)]
+    for i, call in enumerate(ood):
+        c.s.sendto(c.msg("INVITE", ruri, 1, az, call=call), SERVER)
+        if i % 20 == 19:
+            time.sleep(0.002)
+    first = collect(c, 0.5, 5)
+    for i, call in enumerate(ind):
+        c.s.sendto(c.msg("BYE", ruri, 2, to=f"<{ruri}>;tag=gone{i}", call=call), SERVER)
+        if i % 20 == 19:
+            time.sleep(0.002)
+    second = collect(c, 0.5, 5)
+    os.kill(pid, signal.SIGCONT)
+    after = collect(c, 1.5, 10)
+    n = lambda d, calls, code: sum(1 for k in calls if code in d.get(k, ()))
+    print("ood_sent=%d ood_trying=%d ood_503=%d ind_sent=%d ind_503=%d after_404=%d after_481=%d"
+          % (n_ood, n(first, ood, 100), n(first, ood, 503), n_ind, n(second, ind, 503),
+             n(after, ood, 404), n(after, ind, 481)))
+
+
+def frags(src, n, first_id=0):
     """First fragments of n datagrams that never complete (RFC 791: held
-    until the reassembly timer); paced so the TAP queue keeps them all."""
+    until the reassembly timer); paced so the TAP queue keeps them all.
+    IP identifications first_id.. (distinct datagrams across calls)."""
     import struct
     s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
     udp = struct.pack("!HHHH", 5062, 5060, 3000, 0) + b"a" * 1472
     for i in range(n):
-        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0x4000 + i, 0x2000, 64, 17, 0,
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), (first_id + i) & 0xffff, 0x2000, 64, 17, 0,
                          socket.inet_aton(src), socket.inet_aton(SERVER[0]))
         s.sendto(ip + udp, (SERVER[0], 0))
         if i % 50 == 49:
@@ -168,8 +226,10 @@ def main():
     elif cmd == "options":    # options SRC COUNT [UA] [PORT]
         options(a[0], int(a[1]), a[2] if len(a) > 2 and a[2] else None,
                 int(a[3]) if len(a) > 3 else 0)
-    elif cmd == "frags":      # frags SRC N
-        frags(a[0], int(a[1]))
+    elif cmd == "frags":      # frags SRC N [FIRST_ID]
+        frags(a[0], int(a[1]), int(a[2]) if len(a) > 2 else 0x4000)
+    elif cmd == "overload":   # overload SRC USER PW N_OOD N_IND CONTROL_PID
+        overload(a[0], a[1], a[2], int(a[3]), int(a[4]), int(a[5]))
     elif cmd == "flood":      # flood BASE NSRC RATE SECS MAXPKTS
         flood(a[0], int(a[1]), int(a[2]), float(a[3]), int(a[4]))
     else:
