@@ -17,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
+#include "hidx.h"
 #include "proxy.h"
 #include "sip_auth.h"
 #include "wbuf.h"
@@ -263,42 +265,100 @@ static const char *ipstr(uint32_t ip, char b[16])
 
 /* ---- registrar (RFC 3261 10.3) --------------------------------------------------- */
 
+static uint64_t hs(const char *c) { return hidx_hash(c, strlen(c)); }
+static uint64_t hstr(struct sfp_str v) { return hidx_hash(v.p, v.n); }
+
+/*
+ * Bindings live in slots that keep their number while they exist (freed
+ * slots are reused), found by address-of-record (INVITE, REGISTER) and by
+ * contact (in-dialog requests) through two hash indexes: 100 000
+ * registered users cost no scan per message.
+ */
 struct binding {
 	struct store_binding b;
 	bool used;
+	uint32_t next_free;
 };
 
 static struct binding *binds;
-static unsigned n_binds, cap_binds;
+static unsigned n_binds;            /* live bindings */
+static unsigned hw_binds, cap_binds;/* slots ever used; slots allocated */
+static uint32_t free_binds = HIDX_NONE;
+static struct hidx by_aor, by_contact;
 
 static int load_binding(void *ctx, const struct store_binding *b)
 {
 	(void)ctx;
-	if (n_binds == cap_binds) {
-		unsigned nc = cap_binds ? cap_binds * 2 : 1024;
-		struct binding *nb = realloc(binds, nc * sizeof(*nb));
-		if (!nb)
-			return 1;
-		binds = nb;
-		cap_binds = nc;
+	uint32_t i = free_binds;
+	if (i != HIDX_NONE) {
+		free_binds = binds[i].next_free;
+	} else {
+		if (hw_binds == cap_binds) {
+			unsigned nc = cap_binds ? cap_binds * 2 : 1024;
+			struct binding *nb = realloc(binds, nc * sizeof(*nb));
+			if (!nb || hidx_grow(&by_aor, nc) || hidx_grow(&by_contact, nc)) {
+				if (nb)
+					binds = nb;
+				return 1;
+			}
+			binds = nb;
+			cap_binds = nc;
+		}
+		i = hw_binds++;
 	}
-	binds[n_binds].b = *b;
-	binds[n_binds].used = true;
+	binds[i].b = *b;
+	binds[i].used = true;
+	hidx_add(&by_aor, i, hs(b->aor));
+	hidx_add(&by_contact, i, hs(b->contact));
 	n_binds++;
 	return 0;
 }
 
+/* walk the bindings of one address-of-record */
+#define FOR_AOR(i, key) \
+	for (uint32_t i = hidx_first(&by_aor, hs(key)); i != HIDX_NONE; i = hidx_next(&by_aor, i)) \
+		if (!strcmp(binds[i].b.aor, (key)))
+
 static struct binding *bind_find(const char *aor, const char *contact)
 {
-	for (unsigned i = 0; i < n_binds; i++)
-		if (!strcmp(binds[i].b.aor, aor) && !strcmp(binds[i].b.contact, contact))
+	FOR_AOR(i, aor)
+		if (!strcmp(binds[i].b.contact, contact))
+			return &binds[i];
+	return NULL;
+}
+
+static struct binding *bind_by_contact(const char *contact)
+{
+	uint32_t i = hidx_first(&by_contact, hs(contact));
+	for (; i != HIDX_NONE; i = hidx_next(&by_contact, i))
+		if (!strcmp(binds[i].b.contact, contact))
 			return &binds[i];
 	return NULL;
 }
 
 static void bind_remove(unsigned i)
 {
-	binds[i] = binds[--n_binds];
+	hidx_del(&by_aor, i, hs(binds[i].b.aor));
+	hidx_del(&by_contact, i, hs(binds[i].b.contact));
+	binds[i].used = false;
+	binds[i].next_free = free_binds;
+	free_binds = i;
+	n_binds--;
+}
+
+static struct binding *bind_any(const char *aor)
+{
+	FOR_AOR(i, aor)
+		return &binds[i];
+	return NULL;
+}
+
+static void bind_reset(void)
+{
+	n_binds = hw_binds = 0;
+	free_binds = HIDX_NONE;
+	hidx_clear(&by_aor);
+	hidx_clear(&by_contact);
 }
 
 unsigned px_registrations(void) { return n_binds; }
@@ -416,11 +476,8 @@ static void registrar(const struct sfp_sip_meta *mt, const char *p, const struct
 	int err = 0;
 	if (star) {
 		err |= store_binding_del(E.db, aor, NULL);
-		for (unsigned i = 0; i < n_binds;)
-			if (!strcmp(binds[i].b.aor, aor))
-				bind_remove(i);
-			else
-				i++;
+		for (struct binding *b; (b = bind_any(aor));)
+			bind_remove((unsigned)(b - binds));
 	}
 	for (unsigned i = 0; i < nc; i++) {
 		long e = cs[i].expires >= 0 ? cs[i].expires : hdr_exp >= 0 ? hdr_exp : (long)E.reg_default;
@@ -454,7 +511,7 @@ static void registrar(const struct sfp_sip_meta *mt, const char *p, const struct
 	if (err || store_commit(E.db)) {
 		store_rollback(E.db);
 		/* memory may be ahead of the store now: reload from it */
-		n_binds = 0;
+		bind_reset();
 		store_binding_each(E.db, load_binding, NULL);
 		E.respond(mt, m, 500, "Store Error", "Retry-After: 5\r\n");
 		return;
@@ -463,9 +520,7 @@ static void registrar(const struct sfp_sip_meta *mt, const char *p, const struct
 	char extra[4096];
 	struct sfp_wbuf w = { extra, 0, sizeof(extra) - 1, false };
 	unsigned left = 0;
-	for (unsigned i = 0; i < n_binds; i++) {
-		if (strcmp(binds[i].b.aor, aor))
-			continue;
+	FOR_AOR(i, aor) {
 		left++;
 		uint64_t rem = binds[i].b.expires_ms > now ? (binds[i].b.expires_ms - now + 999) / 1000 : 0;
 		putf(&w, "Contact: <%s>;expires=%lu\r\n", binds[i].b.contact, (unsigned long)rem);
@@ -479,14 +534,12 @@ static void registrar(const struct sfp_sip_meta *mt, const char *p, const struct
 
 static void registrar_tick(uint64_t now)
 {
-	for (unsigned i = 0; i < n_binds;) {
-		if (binds[i].b.expires_ms <= now) {
+	for (unsigned i = 0; i < hw_binds; i++) {
+		if (binds[i].used && binds[i].b.expires_ms <= now) {
 			E.log("binding %s -> %s expired", binds[i].b.aor, binds[i].b.contact);
 			store_binding_del(E.db, binds[i].b.aor, binds[i].b.contact);
 			px_cnt.reg_expired++;
 			bind_remove(i);
-		} else {
-			i++;
 		}
 	}
 }
@@ -494,7 +547,9 @@ static void registrar_tick(uint64_t now)
 void px_reg_list(px_row_fn row, void *ctx, uint64_t now)
 {
 	char line[512], ipb[16];
-	for (unsigned i = 0; i < n_binds; i++) {
+	for (unsigned i = 0; i < hw_binds; i++) {
+		if (!binds[i].used)
+			continue;
 		const struct store_binding *b = &binds[i].b;
 		snprintf(line, sizeof(line), "%s\t%s\t%s:%u\t%lu", b->aor, b->contact, ipstr(b->ip, ipb),
 			 b->port, (unsigned long)(b->expires_ms > now ? (b->expires_ms - now) / 1000 : 0));
@@ -510,9 +565,12 @@ static unsigned n_dlg;
 
 unsigned px_dialogs(void) { return n_dlg; }
 
+static struct hidx by_callid; /* dialogs by Call-ID */
+
 static struct store_dialog *dlg_find(struct sfp_str callid, struct sfp_str t1, struct sfp_str t2)
 {
-	for (unsigned i = 0; i < n_dlg; i++) {
+	uint32_t i = hidx_first(&by_callid, hstr(callid));
+	for (; i != HIDX_NONE; i = hidx_next(&by_callid, i)) {
 		struct store_dialog *d = &dlg[i];
 		if (!str_is(callid, d->call_id))
 			continue;
@@ -524,29 +582,49 @@ static struct store_dialog *dlg_find(struct sfp_str callid, struct sfp_str t1, s
 	return NULL;
 }
 
+static struct store_dialog *dlg_add(const struct store_dialog *d)
+{
+	if (n_dlg == MAX_DIALOGS)
+		return NULL;
+	dlg[n_dlg] = *d;
+	hidx_add(&by_callid, n_dlg, hs(d->call_id));
+	return &dlg[n_dlg++];
+}
+
+/* the last dialog moves into the hole: the array stays dense */
 static void dlg_remove(struct store_dialog *d)
 {
+	uint32_t i = (uint32_t)(d - dlg), last = n_dlg - 1;
 	store_dialog_del(E.db, d);
-	*d = dlg[--n_dlg];
+	hidx_del(&by_callid, i, hs(d->call_id));
+	if (i != last) {
+		hidx_del(&by_callid, last, hs(dlg[last].call_id));
+		dlg[i] = dlg[last];
+		hidx_add(&by_callid, i, hs(dlg[i].call_id));
+	}
+	n_dlg--;
 }
 
 /* the call failed before an answer: its early dialogs are over (12.3) */
 static void dlg_drop_early(const char *call_id)
 {
-	for (unsigned i = 0; i < n_dlg;)
-		if (!strcmp(dlg[i].call_id, call_id) && dlg[i].state == PX_DLG_EARLY)
-			dlg_remove(&dlg[i]);
-		else
-			i++;
+	for (bool again = true; again;) {
+		again = false;
+		uint32_t i = hidx_first(&by_callid, hs(call_id));
+		for (; i != HIDX_NONE; i = hidx_next(&by_callid, i))
+			if (!strcmp(dlg[i].call_id, call_id) && dlg[i].state == PX_DLG_EARLY) {
+				dlg_remove(&dlg[i]); /* changes the chain: walk it again */
+				again = true;
+				break;
+			}
+	}
 }
 
 static int load_dialog(void *ctx, const struct store_dialog *d)
 {
 	(void)ctx;
-	if (n_dlg < MAX_DIALOGS) {
-		dlg[n_dlg++] = *d;
+	if (dlg_add(d))
 		px_cnt.dialogs_restored++;
-	}
 	return 0;
 }
 
@@ -587,10 +665,15 @@ struct itx {
 
 #define MAX_ITX 4096
 static struct itx itx[MAX_ITX];
+/* by our branch (responses from the callee), by the caller's branch
+ * (retransmissions, CANCEL, ACK); free slots on a stack */
+static struct hidx itx_by_ours, itx_by_theirs;
+static uint32_t itx_free_slots[MAX_ITX], n_itx_free;
 
 static struct itx *itx_by_branch(struct sfp_str b)
 {
-	for (unsigned i = 0; i < MAX_ITX; i++)
+	uint32_t i = hidx_first(&itx_by_ours, hstr(b));
+	for (; i != HIDX_NONE; i = hidx_next(&itx_by_ours, i))
 		if (itx[i].state != ITX_FREE && str_is(b, itx[i].branch))
 			return &itx[i];
 	return NULL;
@@ -598,18 +681,42 @@ static struct itx *itx_by_branch(struct sfp_str b)
 
 static struct itx *itx_by_in_branch(struct sfp_str b, struct sfp_str callid)
 {
-	for (unsigned i = 0; i < MAX_ITX; i++)
+	uint32_t i = hidx_first(&itx_by_theirs, hstr(b));
+	for (; i != HIDX_NONE; i = hidx_next(&itx_by_theirs, i))
 		if (itx[i].state != ITX_FREE && str_is(b, itx[i].in_branch) &&
 		    str_is(callid, itx[i].call_id))
 			return &itx[i];
 	return NULL;
 }
 
+static struct itx *itx_alloc(void)
+{
+	if (!n_itx_free)
+		return NULL;
+	struct itx *t = &itx[itx_free_slots[--n_itx_free]];
+	memset(t, 0, sizeof(*t));
+	return t;
+}
+
+/* indexed once its branches are known */
+static void itx_index(struct itx *t)
+{
+	uint32_t i = (uint32_t)(t - itx);
+	hidx_add(&itx_by_ours, i, hs(t->branch));
+	hidx_add(&itx_by_theirs, i, hs(t->in_branch));
+}
+
 static void itx_free(struct itx *t)
 {
+	uint32_t i = (uint32_t)(t - itx);
+	if (t->state != ITX_FREE) {
+		hidx_del(&itx_by_ours, i, hs(t->branch));
+		hidx_del(&itx_by_theirs, i, hs(t->in_branch));
+	}
 	free(t->fwd);
 	free(t->orig);
 	memset(t, 0, sizeof(*t));
+	itx_free_slots[n_itx_free++] = i;
 }
 
 /* a request of ours toward the callee about the forwarded INVITE: the
@@ -726,23 +833,14 @@ static void new_invite(const struct sfp_sip_meta *mt, const char *p, const struc
 		return;
 	}
 	struct binding *b = NULL;
-	for (unsigned i = 0; i < n_binds; i++)
-		if (!strcmp(binds[i].b.aor, callee) && binds[i].b.expires_ms > mt->rx_ms &&
-		    (!b || binds[i].b.expires_ms > b->b.expires_ms))
+	FOR_AOR(i, callee)
+		if (binds[i].b.expires_ms > mt->rx_ms && (!b || binds[i].b.expires_ms > b->b.expires_ms))
 			b = &binds[i]; /* the freshest contact (no forking in this version) */
 	if (!b) {
 		px_cnt.calls_480++;
 		px_cnt.calls_failed++;
 		E.respond(mt, m, 480, "Temporarily Unavailable", NULL);
 		E.log("INVITE %s -> %s: not registered, 480", mt->user, callee);
-		return;
-	}
-	struct itx *t = NULL;
-	for (unsigned i = 0; i < MAX_ITX && !t; i++)
-		if (itx[i].state == ITX_FREE)
-			t = &itx[i];
-	if (!t) {
-		E.respond(mt, m, 503, "Service Unavailable", "Retry-After: 5\r\n");
 		return;
 	}
 	char br[48];
@@ -753,7 +851,11 @@ static void new_invite(const struct sfp_sip_meta *mt, const char *p, const struc
 		E.respond(mt, m, 513, "Message Too Large", NULL);
 		return;
 	}
-	memset(t, 0, sizeof(*t));
+	struct itx *t = itx_alloc();
+	if (!t) {
+		E.respond(mt, m, 503, "Service Unavailable", "Retry-After: 5\r\n");
+		return;
+	}
 	t->fwd = malloc(n);
 	t->orig = malloc(m->msg_len);
 	if (!t->fwd || !t->orig) {
@@ -773,6 +875,7 @@ static void new_invite(const struct sfp_sip_meta *mt, const char *p, const struc
 	snprintf(t->callee, sizeof(t->callee), "%s", callee);
 	reach(&b->b, &t->dst_ip, &t->dst_port);
 	t->state = ITX_CALLING;
+	itx_index(t);
 	t->a_int = E.t1_ms;
 	t->t_a = mt->rx_ms + t->a_int;
 	t->t_b = mt->rx_ms + 64ull * E.t1_ms;
@@ -861,11 +964,9 @@ static void in_dialog(const struct sfp_sip_meta *mt, const char *p, const struct
 	if (!more) {
 		char c[256];
 		cstr(c, sizeof(c), m->ruri);
-		for (unsigned i = 0; i < n_binds; i++)
-			if (!strcmp(binds[i].b.contact, c)) {
-				reach(&binds[i].b, &ip, &port);
-				break;
-			}
+		const struct binding *b = bind_by_contact(c);
+		if (b)
+			reach(&b->b, &ip, &port);
 	}
 	char br[48];
 	make_branch(m->call_id, m->top_via.branch, m->method == SFP_M_ACK ? "ack" : "dlg", br);
@@ -905,19 +1006,18 @@ static void request(const struct sfp_sip_meta *mt, const char *p, const struct s
 /* the dialog a tagged response to t's INVITE belongs to, made if new */
 static struct store_dialog *dlg_get(const struct itx *t, const struct sfp_sip *m, uint64_t now)
 {
-	struct store_dialog *d = dlg_find(m->call_id, m->from_tag, m->to_tag);
-	if (d || n_dlg == MAX_DIALOGS)
+	struct store_dialog *d = dlg_find(m->call_id, m->from_tag, m->to_tag), nd;
+	if (d)
 		return d;
-	d = &dlg[n_dlg++];
-	memset(d, 0, sizeof(*d));
-	cstr(d->call_id, sizeof(d->call_id), m->call_id);
-	cstr(d->from_tag, sizeof(d->from_tag), m->from_tag);
-	cstr(d->to_tag, sizeof(d->to_tag), m->to_tag);
-	snprintf(d->caller, sizeof(d->caller), "%s", t->caller);
-	snprintf(d->callee, sizeof(d->callee), "%s", t->callee);
-	d->state = PX_DLG_EARLY;
-	d->created_ms = now;
-	return d;
+	memset(&nd, 0, sizeof(nd));
+	cstr(nd.call_id, sizeof(nd.call_id), m->call_id);
+	cstr(nd.from_tag, sizeof(nd.from_tag), m->from_tag);
+	cstr(nd.to_tag, sizeof(nd.to_tag), m->to_tag);
+	snprintf(nd.caller, sizeof(nd.caller), "%s", t->caller);
+	snprintf(nd.callee, sizeof(nd.callee), "%s", t->callee);
+	nd.state = PX_DLG_EARLY;
+	nd.created_ms = now;
+	return dlg_add(&nd);
 }
 
 /* ---- responses --------------------------------------------------------------- */
@@ -1113,8 +1213,20 @@ void px_tick(uint64_t now)
 
 int px_init(const struct px_env *env)
 {
+	uint64_t k[2];
 	E = *env;
-	n_binds = 0;
+	if (getrandom(k, sizeof(k), 0) != (ssize_t)sizeof(k))
+		return -1;
+	hidx_seed(k[0], k[1]);
+	/* buckets: about one per entry at the sizes sipfp is built for */
+	if (hidx_init(&by_aor, 1u << 17, 1024) || hidx_init(&by_contact, 1u << 17, 1024) ||
+	    hidx_init(&by_callid, MAX_DIALOGS, MAX_DIALOGS) ||
+	    hidx_init(&itx_by_ours, MAX_ITX, MAX_ITX) || hidx_init(&itx_by_theirs, MAX_ITX, MAX_ITX))
+		return -1;
+	n_itx_free = 0;
+	for (uint32_t i = MAX_ITX; i-- > 0;)
+		itx_free_slots[n_itx_free++] = i;
+	bind_reset();
 	n_dlg = 0;
 	if (store_binding_each(E.db, load_binding, NULL) || store_dialog_each(E.db, load_dialog, NULL))
 		return -1;
