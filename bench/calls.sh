@@ -9,21 +9,28 @@
 # generator standing for many phones would otherwise hit the per-source
 # limits (src_rate, ood_rate), as a trusted trunk would be exempted.
 #
-# Usage: bench/calls.sh [--rate CPS] [--calls N] [--users N] [--build DIR]
+# With --registrations N, users u2.. first register with digest auth
+# (bench/regload.py, REGISTER -> 401 -> REGISTER -> 200, 200 in flight),
+# next to the same client's challenge-only rate as its own ceiling, and
+# the control process's memory and store size per registration.
+#
+# Usage: bench/calls.sh [--rate CPS] [--calls N] [--users N]
+#                       [--registrations N] [--build DIR]
 # Root only.  Prints one table; never fails on a rate.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$here/..
 build=$top/build
-rate=200 calls=2000 users=100000
+rate=200 calls=2000 users=100000 regs=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--rate) rate=$2; shift 2 ;;
 	--calls) calls=$2; shift 2 ;;
 	--users) users=$2; shift 2 ;;
+	--registrations) regs=$2; shift 2 ;;
 		--build) build=$2; shift 2 ;;
-	-h|--help) sed -n 3,10p "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n 3,18p "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "calls.sh: unknown option $1" >&2; exit 2 ;;
 	esac
 done
@@ -73,6 +80,18 @@ rss1=$(rss "$cp")
 	-timeout 20s -trace_err -nostdin >/dev/null 2>&1) || true
 reg_ok=$(stat reg_ok)
 
+# registrations per second, and what each one costs in memory and store
+if [ "$regs" -gt 0 ]; then
+	[ "$regs" -le $((users - 2)) ] || { echo "calls.sh: --registrations needs --users >= N + 2" >&2; exit 2; }
+	python3 "$here/regload.py" --users "$regs" --challenge-only >"$run/reg0.txt"
+	r0=$(rss "$cp") db0=$(du -sb "$run"/db.sqlite* | awk '{s += $1} END {print s}')
+	rc0=$(cpu "$dp"); rk0=$(cpu "$cp")
+	python3 "$here/regload.py" --users "$regs" >"$run/reg1.txt"
+	rc1=$(cpu "$dp"); rk1=$(cpu "$cp")
+	sleep 1
+	r1=$(rss "$cp") db1=$(du -sb "$run"/db.sqlite* | awk '{s += $1} END {print s}')
+fi
+
 # calls: u1 calls u0 (registered at 10.77.0.1:5072 above)
 (cd "$run" && timeout 600 sipp -sf "$top/tests/sipp/uas_answer.xml" -i 10.77.0.1 -p 5072 -m "$calls" \
 	-nostdin >/dev/null 2>&1) &
@@ -101,4 +120,17 @@ awk -v n="$((a1 - a0))" -v s0="$s0" -v s1="$s1" -v c="$((c1 - c0))" -v k="$((k1 
 		1e6 * c / hz / n, 1e6 * k / hz / n }'
 awk -v u="$users" -v a="$rss0" -v b="$rss1" 'BEGIN {
 	printf "control RSS: %d KiB, %d KiB with %d users loaded (%.0f B/user)\n", a, b, u, 1024 * (b - a) / u }'
+if [ "$regs" -gt 0 ]; then
+	field() { sed -n "s/.*\b$1=\([0-9.]*\).*/\1/p" "$2"; }
+	done1=$(field done "$run/reg1.txt")
+	echo "registrations (REGISTER, 401, REGISTER with digest, 200; 200 in flight): $done1 of $regs," \
+	     "$(field failed "$run/reg1.txt") failed, $(field per_s "$run/reg1.txt")/s;" \
+	     "the same client's challenge-only ceiling: $(field per_s "$run/reg0.txt") 401/s"
+	awk -v n="$done1" -v c="$((rc1 - rc0))" -v k="$((rk1 - rk0))" -v hz="$hz" 'BEGIN {
+		if (n > 0) printf "CPU per registration: data plane %.0f us, control %.0f us\n",
+			1e6 * c / hz / n, 1e6 * k / hz / n }'
+	awk -v n="$done1" -v a="$r0" -v b="$r1" -v d0="$db0" -v d1="$db1" 'BEGIN {
+		if (n > 0) printf "control RSS %d KiB -> %d KiB with %d registered (%.0f B/registration); store +%.0f B/registration\n",
+			a, b, n, 1024 * (b - a) / n, (d1 - d0) / n }'
+fi
 echo "dialog table: fixed, $(( $(grep -o 'MAX_DIALOGS [0-9]*' "$top/control/proxy.c" | awk '{print $2}') )) entries of $(( 128 + 64 * 4 + 4 + 8 )) bytes (allocated up front)"
