@@ -1075,10 +1075,6 @@ int main(int argc, char **argv)
 		if (!strncmp(l, "realm = ", 8))
 			snprintf(C.realm, sizeof(C.realm), "%s", l + 8);
 
-	uint8_t key[32];
-	if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key))
-		die("getrandom: %s", strerror(errno));
-	sfp_auth_keys_init(&C.lcfg.keys, key, sizeof(key), NULL, 0, 300, C.realm);
 	C.lcfg.retry_after = 5;
 	C.rxbuf = malloc(SFP_SIP_MAX + 1);
 	if (!C.rxbuf)
@@ -1088,6 +1084,12 @@ int main(int argc, char **argv)
 	C.db = store_open(C.cfg.db_path, err, sizeof(err));
 	if (!C.db)
 		die("store: %s", err);
+	uint8_t key[32];
+	if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key))
+		die("getrandom: %s", strerror(errno));
+	if (store_key(C.db, key))
+		die("store: cannot keep the tag key: %s", store_error(C.db));
+	sfp_auth_keys_init(&C.lcfg.keys, key, sizeof(key), NULL, 0, 300, C.realm);
 	snprintf(C.lcfg.addr, sizeof(C.lcfg.addr), "%.63s", C.cfg.addr);
 	snprintf(C.lcfg.domain, sizeof(C.lcfg.domain), "%s", C.cfg.domain);
 	C.lcfg.sip_port = (uint16_t)C.cfg.sip_port;

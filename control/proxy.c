@@ -9,8 +9,11 @@
  * client transaction (17.1.1) is kept only for what does: timer A/B/C, the
  * hop-by-hop ACK to an error response, CANCEL (16.10), and absorbing
  * retransmissions.  In-dialog requests follow Route (loose routing, 16.12)
- * and get a branch derived from theirs, so a retransmission is forwarded
- * with the same branch, as a stateless proxy must (16.11).
+ * and get a branch derived from theirs.  Non-INVITE ones (BYE, INFO,
+ * UPDATE...) get a client transaction (17.1.2: timers E, F, K): we
+ * retransmit them over UDP, answer 408 when the far end never answers, and
+ * answer the sender's retransmissions from the transaction.  ACK has none
+ * (17.1.1.3), and a re-INVITE is still forwarded statelessly (16.11).
  */
 #include <arpa/inet.h>
 #include <stdarg.h>
@@ -643,10 +646,21 @@ void px_dialog_list(px_row_fn row, void *ctx, uint64_t now)
 
 /* ---- INVITE client transactions (RFC 3261 17.1.1) -------------------------------- */
 
+/* INVITE (17.1.1) and non-INVITE (17.1.2) client transactions share the
+ * table: CALLING is "Trying" for a non-INVITE one, timer A is E, B is F,
+ * t_end is D or K */
 enum itx_state { ITX_FREE, ITX_CALLING, ITX_PROCEEDING, ITX_COMPLETED };
+
+#define T2_MS 4000u  /* RFC 3261 17.1.2.2: E's ceiling */
+#define T4_MS 5000u  /* 17.1.2.2: timer K over UDP */
 
 struct itx {
 	enum itx_state state;
+	bool non_invite;
+	char *resp;               /* non-INVITE: the final response as relayed, */
+	uint32_t resp_len;        /* for the sender's retransmissions (17.2.2) */
+	uint32_t resp_ip;
+	uint16_t resp_port;
 	char branch[48];          /* ours, toward the callee */
 	char in_branch[128];      /* the caller's, to match retransmissions, ACK and CANCEL */
 	char call_id[128];
@@ -715,6 +729,7 @@ static void itx_free(struct itx *t)
 	}
 	free(t->fwd);
 	free(t->orig);
+	free(t->resp);
 	memset(t, 0, sizeof(*t));
 	itx_free_slots[n_itx_free++] = i;
 }
@@ -888,7 +903,7 @@ static void new_invite(const struct sfp_sip_meta *mt, const char *p, const struc
 static void cancel(const struct sfp_sip_meta *mt, const struct sfp_sip *m)
 {
 	struct itx *t = itx_by_in_branch(m->top_via.branch, m->call_id);
-	if (!t) {
+	if (!t || t->non_invite) {
 		E.respond(mt, m, 481, "Call/Transaction Does Not Exist", NULL);
 		return;
 	}
@@ -907,9 +922,55 @@ static void cancel(const struct sfp_sip_meta *mt, const struct sfp_sip *m)
 	E.log("CANCEL %s -> %s", t->caller, t->callee);
 }
 
-/* route a request by Route / Request-URI (16.12); stateless (16.11) */
+/* a client transaction for a forwarded in-dialog non-INVITE request;
+ * without a free slot it goes out statelessly, as before (16.11) */
+static void nict_start(const struct sfp_sip_meta *mt, const char *p, const struct sfp_sip *m,
+		       const char *br, uint32_t ip, uint16_t port, size_t n)
+{
+	struct itx *t = itx_alloc();
+	if (t) {
+		t->fwd = malloc(n);
+		t->orig = malloc(m->msg_len);
+	}
+	if (!t || !t->fwd || !t->orig) {
+		if (t)
+			itx_free(t);
+		px_cnt.nict_untracked++;
+		return;
+	}
+	memcpy(t->fwd, obuf, n);
+	t->fwd_len = (uint32_t)n;
+	memcpy(t->orig, p, m->msg_len);
+	t->orig_len = m->msg_len;
+	t->orig_mt = *mt;
+	t->non_invite = true;
+	snprintf(t->branch, sizeof(t->branch), "%s", br);
+	cstr(t->in_branch, sizeof(t->in_branch), m->top_via.branch);
+	cstr(t->call_id, sizeof(t->call_id), m->call_id);
+	t->dst_ip = ip;
+	t->dst_port = port;
+	t->state = ITX_CALLING;
+	itx_index(t);
+	t->a_int = E.t1_ms;
+	t->t_a = mt->rx_ms + t->a_int;
+	t->t_b = mt->rx_ms + 64ull * E.t1_ms;
+}
+
+/* route a request by Route / Request-URI (16.12) */
 static void in_dialog(const struct sfp_sip_meta *mt, const char *p, const struct sfp_sip *m)
 {
+	bool nict = m->method != SFP_M_ACK && m->method != SFP_M_INVITE;
+	if (nict) {
+		/* 17.2.2: a retransmission of a request we are working on is
+		 * answered from its transaction, not forwarded again */
+		struct itx *t = itx_by_in_branch(m->top_via.branch, m->call_id);
+		if (t && t->non_invite) {
+			px_cnt.req_absorbed++;
+			if (t->resp)
+				E.send(t->resp_ip, t->resp_port, t->resp, t->resp_len);
+			return;
+		}
+	}
 	if (m->method == SFP_M_ACK) {
 		/* the ACK to an error we relayed ends at us (17.1.1.3: we sent
 		 * our own ACK to the callee already) */
@@ -975,6 +1036,8 @@ static void in_dialog(const struct sfp_sip_meta *mt, const char *p, const struct
 		return;
 	px_cnt.indialog_routed++;
 	E.send(ip, port, obuf, (uint32_t)n);
+	if (nict)
+		nict_start(mt, p, m, br, ip, port, n);
 	struct store_dialog *d = dlg_find(m->call_id, m->from_tag, m->to_tag);
 	if (d && m->method == SFP_M_ACK && d->state == PX_DLG_EARLY) {
 		d->state = PX_DLG_CONFIRMED;
@@ -1022,6 +1085,21 @@ static struct store_dialog *dlg_get(const struct itx *t, const struct sfp_sip *m
 
 /* ---- responses --------------------------------------------------------------- */
 
+static bool branch_is_ours(const struct sfp_sip *m)
+{
+	struct sfp_via v1;
+	char br[48];
+	if (m->n_via < 2 || sfp_via_parse(m->via[1], &v1) < 0)
+		return false;
+	static const char *const salts[] = { "inv", "dlg" };
+	for (unsigned i = 0; i < 2; i++) {
+		make_branch(m->call_id, v1.branch, salts[i], br);
+		if (str_is(m->top_via.branch, br))
+			return true;
+	}
+	return false;
+}
+
 static void response(const struct sfp_sip_meta *mt, const char *p, const struct sfp_sip *m)
 {
 	const struct sfp_via *v = &m->top_via;
@@ -1037,7 +1115,26 @@ static void response(const struct sfp_sip_meta *mt, const char *p, const struct 
 		return;
 	}
 	bool invite = str_is(m->cseq_method, "INVITE");
-	struct itx *t = invite ? itx_by_branch(v->branch) : NULL;
+	/* a CANCEL of ours carries its INVITE's branch: not its transaction */
+	struct itx *t = str_is(m->cseq_method, "CANCEL") ? NULL : itx_by_branch(v->branch);
+	struct itx *nt = t && t->non_invite && !invite ? t : NULL;
+	if (t && t->non_invite == invite)
+		t = NULL;
+	if (nt) {
+		t = NULL;
+		if (m->status < 200) {
+			if (nt->state == ITX_CALLING)
+				nt->state = ITX_PROCEEDING; /* E now fires every T2 */
+			if (m->status == 100)
+				return;
+		} else if (nt->state == ITX_COMPLETED) {
+			px_cnt.req_absorbed++; /* the far end retransmitted its final */
+			return;
+		} else {
+			nt->state = ITX_COMPLETED;
+			nt->t_end = mt->rx_ms + T4_MS;
+		}
+	}
 	if (t) {
 		if (m->status < 200) {
 			if (t->state == ITX_CALLING) {
@@ -1095,8 +1192,16 @@ static void response(const struct sfp_sip_meta *mt, const char *p, const struct 
 			E.log("call %s -> %s ended", d->caller, d->callee);
 			dlg_remove(d);
 		}
-	} else if (str_is(m->cseq_method, "CANCEL") || (invite && m->n_via < 2)) {
-		return; /* the answer to our own CANCEL or ACK */
+	} else if (str_is(m->cseq_method, "CANCEL")) {
+		return; /* the answer to our own CANCEL (16.10): ends here */
+	}
+	if (!t && !nt && !branch_is_ours(m)) {
+		/* 16.7 step 1 relays a response with no transaction (a 2xx
+		 * retransmitted after it ended); but only one to a request
+		 * we forwarded: our branch is keyed on the next Via's, so a
+		 * forged one cannot make us reflect it to any address */
+		px_cnt.resp_stray++;
+		return;
 	}
 	/* 16.7: relay with our Via removed, to where the next Via says */
 	uint32_t ip;
@@ -1130,6 +1235,12 @@ static void response(const struct sfp_sip_meta *mt, const char *p, const struct 
 		return;
 	px_cnt.resp_relayed++;
 	E.send(ip, port, obuf, (uint32_t)w.n);
+	if (nt && m->status >= 200 && !nt->resp && (nt->resp = malloc(w.n))) {
+		memcpy(nt->resp, obuf, w.n);
+		nt->resp_len = (uint32_t)w.n;
+		nt->resp_ip = ip;
+		nt->resp_port = port;
+	}
 }
 
 void px_rx(const struct sfp_sip_meta *mt, const char *p, const struct sfp_sip *m)
@@ -1155,6 +1266,36 @@ static void itx_timeout(struct itx *t, const char *why, uint64_t now)
 	dlg_drop_early(t->call_id);
 }
 
+/* 17.1.2.2: E retransmits, doubling up to T2 (at T2 once a provisional
+ * came); F gives up: the sender gets 408 (16.7 step 6: as if the far end
+ * had sent it), and a BYE's dialog is over anyway (15.1.1) */
+static void nict_timers(struct itx *t, uint64_t now)
+{
+	if (now >= t->t_b) {
+		px_cnt.nict_timeout++;
+		itx_reply_caller(t, 408, "Request Timeout");
+		struct sfp_sip o;
+		if (sfp_scan(t->orig, t->orig_len, &o) == SFP_SE_OK) {
+			E.log("%.*s in call %s: no answer from %s, 408", (int)o.method_name.n,
+			      o.method_name.p, t->call_id, ipstr(t->dst_ip, (char[16]){ 0 }));
+			struct store_dialog *d;
+			if (o.method == SFP_M_BYE && (d = dlg_find(o.call_id, o.from_tag, o.to_tag))) {
+				px_cnt.dialogs_ended++;
+				dlg_remove(d);
+			}
+		}
+		itx_free(t);
+	} else if (now >= t->t_a) {
+		px_cnt.nict_retrans++;
+		E.send(t->dst_ip, t->dst_port, t->fwd, t->fwd_len);
+		if (t->state == ITX_PROCEEDING || t->a_int * 2 > T2_MS)
+			t->a_int = T2_MS;
+		else
+			t->a_int *= 2;
+		t->t_a = now + t->a_int;
+	}
+}
+
 void px_tick(uint64_t now)
 {
 	/* timers need no finer grain than 10 ms (T1 is hundreds): the
@@ -1169,6 +1310,20 @@ void px_tick(uint64_t now)
 		case ITX_FREE:
 			break;
 		case ITX_CALLING:
+		case ITX_PROCEEDING:
+			if (t->non_invite) {
+				nict_timers(t, now);
+				break;
+			}
+			if (t->state == ITX_PROCEEDING) {
+				if (now >= t->t_c) {
+					/* timer C (16.6 step 11): ringing too long */
+					itx_send_sibling(t, "CANCEL", (struct sfp_str){ NULL, 0 });
+					t->cancelled = true;
+					itx_timeout(t, "not answered in time (timer C), CANCEL and", now);
+				}
+				break;
+			}
 			if (now >= t->t_b) {
 				itx_timeout(t, "no answer from the callee (timer B)", now);
 				itx_free(t);
@@ -1178,14 +1333,6 @@ void px_tick(uint64_t now)
 				E.send(t->dst_ip, t->dst_port, t->fwd, t->fwd_len);
 				t->a_int *= 2;
 				t->t_a = now + t->a_int;
-			}
-			break;
-		case ITX_PROCEEDING:
-			if (now >= t->t_c) {
-				/* timer C (16.6 step 11): ringing too long */
-				itx_send_sibling(t, "CANCEL", (struct sfp_str){ NULL, 0 });
-				t->cancelled = true;
-				itx_timeout(t, "not answered in time (timer C), CANCEL and", now);
 			}
 			break;
 		case ITX_COMPLETED:

@@ -49,6 +49,9 @@ struct px_env {
 	_(calls_408,         "callee did not answer in time") \
 	_(calls_cancelled,   "CANCELs from callers propagated") \
 	_(invite_retrans,    "INVITE retransmissions to callees (timer A)") \
+	_(nict_retrans,      "in-dialog non-INVITE retransmissions (timer E)") \
+	_(nict_timeout,      "in-dialog non-INVITE requests unanswered: 408 to the sender (timer F)") \
+	_(nict_untracked,    "in-dialog non-INVITE requests forwarded without a transaction (table full)") \
 	_(req_absorbed,      "request retransmissions absorbed") \
 	_(indialog_routed,   "in-dialog requests routed (Route/Record-Route)") \
 	_(indialog_bad,      "in-dialog requests not routable: dropped or 481") \

@@ -181,6 +181,50 @@ uint32_t store_next_gen(struct store *s)
 	return g ? g : 1;
 }
 
+static int step_done(sqlite3_stmt *st);
+
+int store_key(struct store *s, uint8_t key[32])
+{
+	sqlite3_stmt *st;
+	unsigned found = 0;
+	if (sqlite3_prepare_v2(s->db, "SELECT key, value FROM meta WHERE key LIKE 'tag_key_'", -1,
+			       &st, NULL) != SQLITE_OK)
+		return -1;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *k = (const char *)sqlite3_column_text(st, 0);
+		unsigned i = (unsigned)(k[7] - '0');
+		uint64_t v = (uint64_t)sqlite3_column_int64(st, 1);
+		if (i < 4) {
+			memcpy(key + 8 * i, &v, 8);
+			found |= 1u << i;
+		}
+	}
+	sqlite3_finalize(st);
+	if (found == 0xf)
+		return 0;
+	/* first start: the caller's fresh key becomes the stored one */
+	if (store_begin(s))
+		return -1;
+	for (unsigned i = 0; i < 4; i++) {
+		uint64_t v;
+		memcpy(&v, key + 8 * i, 8);
+		if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO meta VALUES(?1, ?2)", -1, &st,
+				       NULL) != SQLITE_OK) {
+			store_rollback(s);
+			return -1;
+		}
+		char name[16];
+		snprintf(name, sizeof(name), "tag_key%u", i);
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)v);
+		if (step_done(st)) {
+			store_rollback(s);
+			return -1;
+		}
+	}
+	return store_commit(s);
+}
+
 /* ---- bindings and dialogs --------------------------------------------------- */
 
 static int step_done(sqlite3_stmt *st)

@@ -17,6 +17,10 @@ struct store *store_open(const char *path, char *err, size_t errlen);
 void store_close(struct store *s);
 const char *store_error(struct store *s);
 
+/* the key of our tags and branches, the same across restarts (so that a
+ * 2xx retransmitted after one still proves it answers a request of ours):
+ * loaded into key, or key (fresh random) stored on the first start */
+int store_key(struct store *s, uint8_t key[32]);
 int store_begin(struct store *s);
 int store_commit(struct store *s);
 void store_rollback(struct store *s);

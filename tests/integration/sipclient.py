@@ -76,6 +76,81 @@ def make_nonce(ts):
     return (head + mac).hex()
 
 
+def in_dialog_bye(answer):
+    """A BYE through sipfp's Record-Route to a far end of ours, sent once:
+    sipfp's client transaction (RFC 3261 17.1.2) must retransmit it (timer
+    E), answer our own retransmission from the transaction once the far end
+    answered, and answer 408 itself when the far end never does (timer F).
+    T1 is the test's 100 ms."""
+    far = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    far.bind((LOCAL, 0))
+    fport = far.getsockname()[1]
+    c = Client()
+    c.call = "bye-%d@%s" % (random.randrange(1 << 30), LOCAL)
+    branch = "z9hG4bK-bye%d" % random.randrange(1 << 40)
+    bye = (f"BYE sip:far@{LOCAL}:{fport} SIP/2.0\r\n"
+           f"Via: SIP/2.0/UDP {LOCAL}:{c.port};branch={branch};rport\r\n"
+           f"Route: <sip:{SERVER[0]}:{SERVER[1]};lr>\r\nMax-Forwards: 70\r\n"
+           f"From: <sip:py@{SERVER[0]}>;tag=near\r\nTo: <sip:far@{SERVER[0]}>;tag=far\r\n"
+           f"Call-ID: {c.call}\r\nCSeq: 7 BYE\r\nContent-Length: 0\r\n\r\n").encode()
+    c.s.sendto(bye, SERVER)
+    copies, t0 = [], time.time()
+    far.settimeout(0.2)
+    while time.time() - t0 < (1.0 if answer else 8.0):
+        try:
+            copies.append(far.recvfrom(65535)[0].decode())
+        except socket.timeout:
+            pass
+    # 0, 100, 300, 700 ms: four copies in the first second
+    assert len(copies) >= 3, "far end got %d copies of the BYE" % len(copies)
+    assert len({re.search(r"branch=([^;\r]+)", x).group(1) for x in copies}) == 1, "branch changed"
+    if not answer:
+        c.s.settimeout(4)
+        r = c.replies(1)
+        assert r and status(r[0]) == 408, r   # timer F: 64 * T1 = 6.4 s
+        return
+    head, _ = copies[-1].split("\r\n\r\n", 1)
+    keep = [l for l in head.split("\r\n")[1:] if re.match(r"(?i)(via|from|to|call-id|cseq)\s*:", l)]
+    far.sendto(("SIP/2.0 200 OK\r\n" + "\r\n".join(keep) + "\r\nContent-Length: 0\r\n\r\n").encode(),
+               SERVER)
+    c.s.settimeout(1)
+    r = c.replies(1)
+    assert r and status(r[0]) == 200, r
+    # our retransmission: answered from the transaction, not forwarded again
+    c.s.sendto(bye, SERVER)
+    r = c.replies(1)
+    assert r and status(r[0]) == 200, r
+    far.settimeout(0.5)
+    try:
+        x = far.recvfrom(65535)[0].decode()
+        raise AssertionError("the retransmission was forwarded: " + x.split("\r\n", 1)[0])
+    except socket.timeout:
+        pass
+
+
+def stray_responses():
+    """Bad input from a callee's side: responses sipfp never asked for.
+    Each must be dropped (and counted), none relayed anywhere."""
+    c = Client()
+    me = f"{LOCAL}:{c.port}"
+    common = (f"From: <sip:a@{SERVER[0]}>;tag=1\r\nTo: <sip:b@{SERVER[0]}>;tag=2\r\n"
+              f"Call-ID: stray-{random.randrange(1 << 30)}\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n")
+    ours = f"Via: SIP/2.0/UDP {SERVER[0]}:{SERVER[1]};branch=z9hG4bKsfp%d\r\n"
+    for msg in [
+        "SIP/2.0 200 OK\r\n" + common,                                        # no Via at all
+        "SIP/2.0 200 OK\r\n" + ours % 1 + f"Via: SIP/2.0/UDP {me};branch=z9hG4bK-x\r\n" + common,  # no such transaction
+        "SIP/2.0 180 Ringing\r\n" + ours % 2 + common,                        # ours, but no Via after it
+        f"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bK-y\r\n" + common,  # not through us
+        f"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP {SERVER[0]}:{SERVER[1]};branch=nomagic\r\n" + common,
+        "SIP/2.0 486 Busy Here\r\n" + ours % 3 + "Via: SIP/2.0/UDP 10.77.0.1:1;branch=z9hG4bK-z\r\n"
+        + common.replace("INVITE", "BYE"),                                    # a final for no BYE of ours
+    ]:
+        c.s.sendto(msg.encode(), SERVER)
+    c.s.settimeout(0.5)
+    r = c.replies(1)
+    assert not r, "something came back: %r" % r
+
+
 def main():
     check, args = sys.argv[1], sys.argv[2:]
     ruri = f"sip:{os.environ.get('SIPFP_CALLEE', '1000')}@{SERVER[0]}"
@@ -100,6 +175,12 @@ def main():
         assert got == [100, 480], got
     elif check == "challenge":   # an INVITE without credentials gets 407
         challenge(c, ruri, "MD5")
+    elif check == "bye-retrans":  # far end silent for 1 s, then answers
+        in_dialog_bye(True)
+    elif check == "bye-timeout":  # far end never answers
+        in_dialog_bye(False)
+    elif check == "stray":        # responses from nowhere: dropped
+        stray_responses()
     elif check == "options":
         c.request("OPTIONS", 1, f"sip:{SERVER[0]}")
         r = c.replies(1)

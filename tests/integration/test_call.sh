@@ -147,6 +147,23 @@ check "callee hangs up: its BYE reaches the caller through the Record-Route" \
 callee_done "callee's BYE answered 200 through sipfp"
 check "no dialog left after the callee's BYE" test "$(stat dialogs_active)" = 0
 
+# ---- in-dialog non-INVITE client transactions (17.1.2) -------------------------
+r0=$(stat req_absorbed)
+check "BYE sent once: sipfp retransmits it (timer E), relays the 200, answers our retransmission itself" \
+	"$sc" bye-retrans
+check "nict_retrans counted, the retransmission absorbed" \
+	sh -c "[ $(stat nict_retrans) -ge 2 ] && [ $(stat req_absorbed) -gt $r0 ]"
+check "far end never answers the BYE: 408 from sipfp (timer F)" "$sc" bye-timeout
+check "nict_timeout counted" test "$(stat nict_timeout)" = 1
+
+# ---- bad input from the callee's side ------------------------------------------
+s0=$(stat resp_stray) b0=$(stat drop_sip_bad_response) r0=$(stat resp_relayed) d0=$(stat dialogs_active)
+check "stray responses (no Via, forged branch, not through us, no next Via): nothing relayed" \
+	"$sc" stray
+check "counted: resp_stray +$(( $(stat resp_stray) - s0 )), drop_sip_bad_response +$(( $(stat drop_sip_bad_response) - b0 ))" \
+	test $(( $(stat resp_stray) - s0 + $(stat drop_sip_bad_response) - b0 )) -ge 6
+check "no dialog made from them" test "$(stat dialogs_active)" = "$d0"
+
 # ---- restart of the control process between two calls -------------------------
 pkill -KILL -f "sipfp-control.*file-prefix sipfpca"
 for _ in $(seq 100); do [ -S "$run/ctl.sock" ] && [ "$(stat control_attached 2>/dev/null)" = 1 ] && break; sleep 0.2; done
