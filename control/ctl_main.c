@@ -451,32 +451,18 @@ static void stats(struct out *o)
 
 /* ---- admission control: sipfpctl ban | allow | limit ------------------------------- */
 
-static int push_admit(uint16_t op, uint32_t ip, uint16_t port, uint8_t len, uint32_t secs,
-		      const char *key, uint32_t value)
+/* one admission message; key for LIMIT_SET (NULL otherwise) */
+static int push_admit(uint16_t op, struct sfp_admit_msg a, const char *key)
 {
 	struct sfp_msg m;
 	msg_head(&m, op);
-	m.u.adm.ip = ip;
-	m.u.adm.port = port;
-	m.u.adm.len = len;
-	m.u.adm.secs = secs;
-	m.u.adm.value = value;
+	m.u.adm = a;
 	if (key)
 		snprintf(m.u.adm.key, sizeof(m.u.adm.key), "%s", key);
 	return push(&m, 1);
 }
 
-static int push_ban(uint32_t ip, uint16_t port, uint32_t secs, uint8_t why, uint32_t fails)
-{
-	struct sfp_msg m;
-	msg_head(&m, SFP_OP_BAN_ADD);
-	m.u.adm.ip = ip;
-	m.u.adm.port = port;
-	m.u.adm.secs = secs;
-	m.u.adm.why = why;
-	m.u.adm.value = fails;
-	return push(&m, 1);
-}
+#define ADM(...) ((struct sfp_admit_msg){ __VA_ARGS__ })
 
 static bool is_limit(const char *k)
 {
@@ -496,13 +482,14 @@ static int replay_cb(void *ctx, const char *kind, const char *key, uint64_t valu
 	int r = 0;
 
 	if (!strcmp(kind, "allow") && !sfp_cidr_parse(key, &ip, &len)) {
-		r = push_admit(SFP_OP_ALLOW_ADD, ip, 0, len, 0, NULL, 0);
+		r = push_admit(SFP_OP_ALLOW_ADD, ADM(.ip = ip, .len = len), NULL);
 	} else if (!strcmp(kind, "ban") && !sfp_hostport_parse(key, &ip, &port)) {
 		if (value && value <= now)
 			return 0; /* ran out while we were away */
-		r = push_ban(ip, port, value ? (uint32_t)((value - now + 999) / 1000) : 0, 0, 0);
+		r = push_admit(SFP_OP_BAN_ADD, ADM(.ip = ip, .port = port,
+				 .secs = value ? (uint32_t)((value - now + 999) / 1000) : 0), NULL);
 	} else if (!strcmp(kind, "limit") && is_limit(key)) {
-		r = push_admit(SFP_OP_LIMIT_SET, 0, 0, 0, 0, key, (uint32_t)value);
+		r = push_admit(SFP_OP_LIMIT_SET, ADM(.value = (uint32_t)value), key);
 	} else {
 		LOG("store: ignoring admission entry %s '%s'", kind, key);
 		return 0;
@@ -520,7 +507,8 @@ static int replay_autoban_cb(void *ctx, const struct store_autoban *b)
 	if (b->until_ms <= now || sfp_hostport_parse(b->source, &ip, &port))
 		return 0; /* ran out while the data plane was away */
 	(*n)++;
-	return push_ban(ip, port, (uint32_t)((b->until_ms - now + 999) / 1000), b->why, b->fails);
+	return push_admit(SFP_OP_BAN_ADD, ADM(.ip = ip, .port = port, .why = b->why, .value = b->fails,
+						 .secs = (uint32_t)((b->until_ms - now + 999) / 1000)), NULL);
 }
 
 /* the data plane forgets operator decisions and its own bans when it
@@ -529,7 +517,7 @@ static int replay_autoban_cb(void *ctx, const struct store_autoban *b)
 static int admit_replay(void)
 {
 	unsigned n = 0, a = 0;
-	if (push_admit(SFP_OP_ADMIT_RESET, 0, 0, 0, 0, NULL, 0) ||
+	if (push_admit(SFP_OP_ADMIT_RESET, ADM(.ip = 0), NULL) ||
 	    store_admit_each(C.db, replay_cb, &n) ||
 	    store_autoban_each(C.db, replay_autoban_cb, &a))
 		return -1;
@@ -649,7 +637,7 @@ static int cmd_ban(char **w, int nw, struct out *o, char *err, size_t errlen)
 		}
 		fmt_source(src, sizeof(src), ip, port);
 		if (store_admit_put(C.db, "ban", src, secs ? now + secs * 1000 : 0) ||
-		    push_admit(SFP_OP_BAN_ADD, ip, port, 0, (uint32_t)secs, NULL, 0)) {
+		    push_admit(SFP_OP_BAN_ADD, ADM(.ip = ip, .port = port, .secs = (uint32_t)secs), NULL)) {
 			snprintf(err, errlen, "store or data plane refused: %s", store_error(C.db));
 			return -1;
 		}
@@ -671,7 +659,7 @@ static int cmd_ban(char **w, int nw, struct out *o, char *err, size_t errlen)
 			snprintf(err, errlen, "no ban on %s (see ban list)", src);
 			return -1;
 		}
-		if (push_admit(SFP_OP_BAN_DEL, ip, port, 0, 0, NULL, 0)) {
+		if (push_admit(SFP_OP_BAN_DEL, ADM(.ip = ip, .port = port), NULL)) {
 			snprintf(err, errlen, "data plane not draining its ring");
 			return -1;
 		}
@@ -723,7 +711,7 @@ static int cmd_allow(char **w, int nw, struct out *o, char *err, size_t errlen)
 				return -1;
 			}
 		}
-		if (push_admit(add ? SFP_OP_ALLOW_ADD : SFP_OP_ALLOW_DEL, net, 0, len, 0, NULL, 0)) {
+		if (push_admit(add ? SFP_OP_ALLOW_ADD : SFP_OP_ALLOW_DEL, ADM(.ip = net, .len = len), NULL)) {
 			snprintf(err, errlen, "data plane not draining its ring");
 			return -1;
 		}
@@ -784,7 +772,7 @@ static int cmd_limit(char **w, int nw, struct out *o, char *err, size_t errlen)
 		SFP_LIMITS(GET)
 #undef GET
 		if (store_admit_put(C.db, "limit", w[2], v) ||
-		    push_admit(SFP_OP_LIMIT_SET, 0, 0, 0, 0, w[2], v)) {
+		    push_admit(SFP_OP_LIMIT_SET, ADM(.value = v), w[2])) {
 			snprintf(err, errlen, "store or data plane refused: %s", store_error(C.db));
 			return -1;
 		}

@@ -826,6 +826,39 @@ static size_t fwd_request(char *out, size_t cap, const struct sfp_sip_meta *mt, 
 
 static char obuf[MSG_MAX + 1];
 
+/* a client transaction for the request in obuf[0..n), forwarded to
+ * ip:port: timer A/E from T1, B/F at 64*T1; NULL when the table is full */
+static struct itx *itx_start(const struct sfp_sip_meta *mt, const char *p, const struct sfp_sip *m,
+			     const char *br, size_t n, uint32_t ip, uint16_t port, bool non_invite)
+{
+	struct itx *t = itx_alloc();
+	if (!t)
+		return NULL;
+	t->fwd = malloc(n);
+	t->orig = malloc(m->msg_len);
+	if (!t->fwd || !t->orig) {
+		itx_free(t);
+		return NULL;
+	}
+	memcpy(t->fwd, obuf, n);
+	t->fwd_len = (uint32_t)n;
+	memcpy(t->orig, p, m->msg_len);
+	t->orig_len = m->msg_len;
+	t->orig_mt = *mt;
+	t->non_invite = non_invite;
+	snprintf(t->branch, sizeof(t->branch), "%s", br);
+	cstr(t->in_branch, sizeof(t->in_branch), m->top_via.branch);
+	cstr(t->call_id, sizeof(t->call_id), m->call_id);
+	t->dst_ip = ip;
+	t->dst_port = port;
+	t->state = ITX_CALLING;
+	itx_index(t);
+	t->a_int = E.t1_ms;
+	t->t_a = mt->rx_ms + t->a_int;
+	t->t_b = mt->rx_ms + 64ull * E.t1_ms;
+	return t;
+}
+
 static void new_invite(const struct sfp_sip_meta *mt, const char *p, const struct sfp_sip *m)
 {
 	px_cnt.calls_attempted++;
@@ -866,34 +899,16 @@ static void new_invite(const struct sfp_sip_meta *mt, const char *p, const struc
 		E.respond(mt, m, 513, "Message Too Large", NULL);
 		return;
 	}
-	struct itx *t = itx_alloc();
+	uint32_t ip;
+	uint16_t port;
+	reach(&b->b, &ip, &port);
+	struct itx *t = itx_start(mt, p, m, br, n, ip, port, false);
 	if (!t) {
 		E.respond(mt, m, 503, "Service Unavailable", "Retry-After: 5\r\n");
 		return;
 	}
-	t->fwd = malloc(n);
-	t->orig = malloc(m->msg_len);
-	if (!t->fwd || !t->orig) {
-		itx_free(t);
-		E.respond(mt, m, 503, "Service Unavailable", "Retry-After: 5\r\n");
-		return;
-	}
-	memcpy(t->fwd, obuf, n);
-	t->fwd_len = (uint32_t)n;
-	memcpy(t->orig, p, m->msg_len);
-	t->orig_len = m->msg_len;
-	t->orig_mt = *mt;
-	snprintf(t->branch, sizeof(t->branch), "%s", br);
-	cstr(t->in_branch, sizeof(t->in_branch), m->top_via.branch);
-	cstr(t->call_id, sizeof(t->call_id), m->call_id);
 	snprintf(t->caller, sizeof(t->caller), "%s", mt->user);
 	snprintf(t->callee, sizeof(t->callee), "%s", callee);
-	reach(&b->b, &t->dst_ip, &t->dst_port);
-	t->state = ITX_CALLING;
-	itx_index(t);
-	t->a_int = E.t1_ms;
-	t->t_a = mt->rx_ms + t->a_int;
-	t->t_b = mt->rx_ms + 64ull * E.t1_ms;
 	E.send(t->dst_ip, t->dst_port, t->fwd, t->fwd_len);
 	char ipb[16];
 	E.log("INVITE %s -> %s at %s:%u (%s)", t->caller, callee, ipstr(t->dst_ip, ipb), t->dst_port,
@@ -920,40 +935,6 @@ static void cancel(const struct sfp_sip_meta *mt, const struct sfp_sip *m)
 		 * waiting at timer B regardless */
 	}
 	E.log("CANCEL %s -> %s", t->caller, t->callee);
-}
-
-/* a client transaction for a forwarded in-dialog non-INVITE request;
- * without a free slot it goes out statelessly, as before (16.11) */
-static void nict_start(const struct sfp_sip_meta *mt, const char *p, const struct sfp_sip *m,
-		       const char *br, uint32_t ip, uint16_t port, size_t n)
-{
-	struct itx *t = itx_alloc();
-	if (t) {
-		t->fwd = malloc(n);
-		t->orig = malloc(m->msg_len);
-	}
-	if (!t || !t->fwd || !t->orig) {
-		if (t)
-			itx_free(t);
-		px_cnt.nict_untracked++;
-		return;
-	}
-	memcpy(t->fwd, obuf, n);
-	t->fwd_len = (uint32_t)n;
-	memcpy(t->orig, p, m->msg_len);
-	t->orig_len = m->msg_len;
-	t->orig_mt = *mt;
-	t->non_invite = true;
-	snprintf(t->branch, sizeof(t->branch), "%s", br);
-	cstr(t->in_branch, sizeof(t->in_branch), m->top_via.branch);
-	cstr(t->call_id, sizeof(t->call_id), m->call_id);
-	t->dst_ip = ip;
-	t->dst_port = port;
-	t->state = ITX_CALLING;
-	itx_index(t);
-	t->a_int = E.t1_ms;
-	t->t_a = mt->rx_ms + t->a_int;
-	t->t_b = mt->rx_ms + 64ull * E.t1_ms;
 }
 
 /* route a request by Route / Request-URI (16.12) */
@@ -1036,8 +1017,10 @@ static void in_dialog(const struct sfp_sip_meta *mt, const char *p, const struct
 		return;
 	px_cnt.indialog_routed++;
 	E.send(ip, port, obuf, (uint32_t)n);
-	if (nict)
-		nict_start(mt, p, m, br, ip, port, n);
+	/* a client transaction of its own (17.1.2); without a free slot it
+	 * went out statelessly all the same (16.11) */
+	if (nict && !itx_start(mt, p, m, br, n, ip, port, true))
+		px_cnt.nict_untracked++;
 	struct store_dialog *d = dlg_find(m->call_id, m->from_tag, m->to_tag);
 	if (d && m->method == SFP_M_ACK && d->state == PX_DLG_EARLY) {
 		d->state = PX_DLG_CONFIRMED;

@@ -30,3 +30,16 @@ stop_launcher() {
 	kill -TERM "$1" 2>/dev/null
 	for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
 }
+# teardown PREFIX IFACE: what a test that ran sipfp-launch leaves behind:
+# the launcher (its pid in $launcher_pid, if still set) and both processes,
+# the test's clients, the TAP interface, the scratch folder (unless KEEP)
+teardown() {
+	if [ -n "${launcher_pid:-}" ]; then
+		stop_launcher "$launcher_pid"
+		kill -KILL "$launcher_pid" 2>/dev/null
+	fi
+	pkill -KILL -f "file-prefix $1" 2>/dev/null
+	pkill -KILL -f "edgeclient.py" 2>/dev/null
+	ip link del "$2" 2>/dev/null
+	[ -n "${KEEP:-}" ] || rm -rf "$run"
+}

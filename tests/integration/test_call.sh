@@ -18,13 +18,7 @@ export SIPFP_SOCKET=$run/ctl.sock
 launcher_pid="" bg=()
 cleanup() {
 	for p in "${bg[@]+"${bg[@]}"}"; do kill "$p" 2>/dev/null; done
-	if [ -n "$launcher_pid" ]; then
-		stop_launcher "$launcher_pid"
-		kill -KILL "$launcher_pid" 2>/dev/null
-	fi
-	pkill -KILL -f "file-prefix sipfpca" 2>/dev/null
-	ip link del "$iface" 2>/dev/null
-	[ -n "${KEEP:-}" ] || rm -rf "$run"
+	teardown sipfpca "$iface"
 }
 trap cleanup EXIT
 

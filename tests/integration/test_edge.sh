@@ -21,17 +21,7 @@ sipclient="$top/tests/integration/sipclient.py"
 dev=sipfped0
 
 launcher_pid=""
-cleanup() {
-	if [ -n "$launcher_pid" ]; then
-		stop_launcher "$launcher_pid"
-		kill -KILL "$launcher_pid" 2>/dev/null
-	fi
-	pkill -KILL -f "file-prefix sipfped" 2>/dev/null
-	pkill -KILL -f "edgeclient.py" 2>/dev/null
-	ip link del $dev 2>/dev/null
-	[ -n "${KEEP:-}" ] || rm -rf "$run"
-}
-trap cleanup EXIT
+trap 'teardown sipfped $dev' EXIT
 
 wait_ready() {
 	for _ in $(seq 150); do

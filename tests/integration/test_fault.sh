@@ -29,14 +29,7 @@ launcher_pid="" hog_pid=""
 cleanup() {
 	pkill -CONT -f "sipfp-control.*file-prefix $prefix" 2>/dev/null
 	[ -n "$hog_pid" ] && kill -TERM "$hog_pid" 2>/dev/null && sleep 0.5
-	if [ -n "$launcher_pid" ]; then
-		stop_launcher "$launcher_pid"
-		kill -KILL "$launcher_pid" 2>/dev/null
-	fi
-	pkill -KILL -f "file-prefix $prefix" 2>/dev/null
-	pkill -KILL -f "edgeclient.py" 2>/dev/null
-	ip link del $dev 2>/dev/null
-	[ -n "${KEEP:-}" ] || rm -rf "$run"
+	teardown $prefix $dev
 }
 trap cleanup EXIT
 

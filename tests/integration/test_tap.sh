@@ -15,16 +15,7 @@ export SIPFP_SOCKET=$run/ctl.sock SIPFP_SECRET=$secret
 . "$top/tests/integration/lib.sh"
 
 launcher_pid=""
-cleanup() {
-	if [ -n "$launcher_pid" ]; then
-		stop_launcher "$launcher_pid"
-		kill -KILL "$launcher_pid" 2>/dev/null
-	fi
-	pkill -KILL -f "file-prefix sipfpit" 2>/dev/null
-	ip link del sipfpit0 2>/dev/null
-	[ -n "${KEEP:-}" ] || rm -rf "$run"
-}
-trap cleanup EXIT
+trap 'teardown sipfpit sipfpit0' EXIT
 
 sipp_run() { # scenario user password [extra sipp args]
 	local sc=$1 user=$2 pw=$3; shift 3
