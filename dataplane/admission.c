@@ -8,18 +8,9 @@
 
 #include "admission.h"
 
-/* a 32-bit mixer (the "lowbias32" constants): neighbouring addresses of a
- * scanned /24 must not land in neighbouring sets */
-static inline uint32_t mix32(uint32_t x)
-{
-	x ^= x >> 16;
-	x *= 0x7feb352du;
-	x ^= x >> 15;
-	x *= 0x846ca68bu;
-	x ^= x >> 16;
-	return x;
-}
-
+/* a 64-bit finaliser (MurmurHash3's constants) for every table here:
+ * neighbouring addresses of a scanned /24 must not land in neighbouring
+ * sets or slots */
 static inline uint64_t mix64(uint64_t x)
 {
 	x ^= x >> 33;
@@ -97,7 +88,7 @@ static inline void rl_refill(struct sfp_rl_entry *e, uint32_t now, const struct 
 struct sfp_rl_entry *sfp_rl_get(struct sfp_rl *t, uint32_t ip, uint32_t now_ms,
 				const struct sfp_rl_limits *l)
 {
-	struct sfp_rl_entry *s = &t->e[(size_t)(mix32(ip) & t->mask) * SFP_RL_WAYS];
+	struct sfp_rl_entry *s = &t->e[(size_t)(mix64(ip) & t->mask) * SFP_RL_WAYS];
 	struct sfp_rl_entry *victim = s;
 
 	now_ms |= 1; /* last_ms 0 marks a free way */
