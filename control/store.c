@@ -181,8 +181,6 @@ uint32_t store_next_gen(struct store *s)
 	return g ? g : 1;
 }
 
-static int step_done(sqlite3_stmt *st);
-
 int store_key(struct store *s, uint8_t key[32])
 {
 	sqlite3_stmt *st;
@@ -205,22 +203,26 @@ int store_key(struct store *s, uint8_t key[32])
 	/* first start: the caller's fresh key becomes the stored one */
 	if (store_begin(s))
 		return -1;
-	for (unsigned i = 0; i < 4; i++) {
+	if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO meta VALUES(?1, ?2)", -1, &st,
+			       NULL) != SQLITE_OK) {
+		store_rollback(s);
+		return -1;
+	}
+	int rc = SQLITE_DONE;
+	for (unsigned i = 0; i < 4 && rc == SQLITE_DONE; i++) {
 		uint64_t v;
-		memcpy(&v, key + 8 * i, 8);
-		if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO meta VALUES(?1, ?2)", -1, &st,
-				       NULL) != SQLITE_OK) {
-			store_rollback(s);
-			return -1;
-		}
 		char name[16];
+		memcpy(&v, key + 8 * i, 8);
 		snprintf(name, sizeof(name), "tag_key%u", i);
+		sqlite3_reset(st);
 		sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int64(st, 2, (sqlite3_int64)v);
-		if (step_done(st)) {
-			store_rollback(s);
-			return -1;
-		}
+		rc = sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		store_rollback(s);
+		return -1;
 	}
 	return store_commit(s);
 }
