@@ -51,9 +51,12 @@ def status(r):
     return int(r.split(" ", 2)[1]) if r else 0
 
 
-def register_authz(user, pw, nonce, ruri):
-    resp = md5(f"{md5(f'{user}:{REALM}:{pw}')}:{nonce}:{md5(f'REGISTER:{ruri}')}")
-    return (f'Authorization: Digest username="{user}", realm="{REALM}", nonce="{nonce}", '
+def authz(method, user, pw, nonce, ruri):
+    """RFC 2617 digest credentials without qop: Authorization for a
+    REGISTER (401), Proxy-Authorization for anything else (407)."""
+    resp = md5(f"{md5(f'{user}:{REALM}:{pw}')}:{nonce}:{md5(f'{method}:{ruri}')}")
+    hdr = "Authorization" if method == "REGISTER" else "Proxy-Authorization"
+    return (f'{hdr}: Digest username="{user}", realm="{REALM}", nonce="{nonce}", '
             f'uri="{ruri}", response="{resp}", algorithm=MD5\r\n')
 
 
@@ -77,7 +80,7 @@ def brute(src, user, n, port=0):
         return
     answered, t0 = 0, time.time()
     for i in range(n):
-        c.send("REGISTER", ruri, 2 + i, register_authz(user, "guess%d" % i, nonce, ruri))
+        c.send("REGISTER", ruri, 2 + i, authz("REGISTER", user, "guess%d" % i, nonce, ruri))
         r = c.reply()
         if status(r) != 403:
             break
@@ -91,7 +94,7 @@ def register(src, user, pw):
     ruri = f"sip:{SERVER[0]}"
     nonce = get_nonce(c, ruri)
     assert nonce, "no 401 challenge"
-    c.send("REGISTER", ruri, 2, register_authz(user, pw, nonce, ruri) + "Expires: 60\r\n",
+    c.send("REGISTER", ruri, 2, authz("REGISTER", user, pw, nonce, ruri) + "Expires: 60\r\n",
            to=f"sip:{user}@{SERVER[0]}")
     r = c.reply()
     assert status(r) == 200, r
@@ -145,12 +148,6 @@ def flood(base, nsrc, rate, secs, maxpkts):
           % (sent, el, sent / el, answered, answered / el))
 
 
-def invite_authz(user, pw, nonce, ruri):
-    resp = md5(f"{md5(f'{user}:{REALM}:{pw}')}:{nonce}:{md5(f'INVITE:{ruri}')}")
-    return (f'Proxy-Authorization: Digest username="{user}", realm="{REALM}", nonce="{nonce}", '
-            f'uri="{ruri}", response="{resp}", algorithm=MD5\r\n')
-
-
 def collect(c, idle, limit):
     """replies until idle seconds pass with none, at most limit seconds:
     {Call-ID: set of status codes}"""
@@ -180,7 +177,7 @@ def overload(src, user, pw, n_ood, n_ind, pid):
     r = c.reply()
     m = re.search(r'Proxy-Authenticate: Digest realm="[^"]*", nonce="([^"]*)", algorithm=MD5', r or "")
     assert status(r) == 407 and m, r
-    az = invite_authz(user, pw, m.group(1), ruri)
+    az = authz("INVITE", user, pw, m.group(1), ruri)
     ood = ["ood-%d-%d" % (os.getpid(), i) for i in range(n_ood)]
     ind = ["ind-%d-%d" % (os.getpid(), i) for i in range(n_ind)]
     for i, call in enumerate(ood):

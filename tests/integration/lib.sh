@@ -16,6 +16,8 @@ finish() { echo "$pass passed, $fail failed"; [ "$fail" = 0 ]; }
 # eventually CMD...: CMD succeeds within 2 s (for changes the data plane
 # applies asynchronously, from its ring)
 eventually() { for _ in $(seq 20); do "$@" && return 0; sleep 0.1; done; "$@"; }
+# eventually_long CMD...: within 10 s (what waits on a timer of seconds)
+eventually_long() { for _ in $(seq 20); do "$@" && return 0; sleep 0.5; done; "$@"; }
 # stop_dp PID LOG: SIGTERM the data plane, check it stopped and gave every
 # mbuf back ("mbufs in use at exit: 0" in its log)
 stop_dp() {

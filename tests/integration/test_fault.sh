@@ -33,8 +33,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# eventually_long CMD...: CMD succeeds within 10 s
-eventually_long() { for _ in $(seq 20); do "$@" && return 0; sleep 0.5; done; "$@"; }
 # field=value from the last client output
 field() { sed -n "s/.*\b$1=\([0-9.]*\).*/\1/p" "$run/last.txt"; }
 
