@@ -2,18 +2,22 @@
 /*
  * Registrar, record-routing proxy and dialogs (see proxy.h).
  *
- * Routing follows RFC 3261 16: the authenticated INVITE is forwarded to the
- * callee's registered contact with our Via on top, a Record-Route, one hop
- * less in Max-Forwards and our own Proxy-Authorization removed (22.3).
- * Responses go back by Via (16.7, 18.2.2), which needs no state; the INVITE
- * client transaction (17.1.1) is kept only for what does: timer A/B/C, the
- * hop-by-hop ACK to an error response, CANCEL (16.10), and absorbing
- * retransmissions.  In-dialog requests follow Route (loose routing, 16.12)
- * and get a branch derived from theirs.  Non-INVITE ones (BYE, INFO,
- * UPDATE...) get a client transaction (17.1.2: timers E, F, K): we
- * retransmit them over UDP, answer 408 when the far end never answers, and
- * answer the sender's retransmissions from the transaction.  ACK has none
- * (17.1.1.3), and a re-INVITE is still forwarded statelessly (16.11).
+ * Routing follows RFC 3261 16: the authenticated INVITE is forwarded to
+ * every registered contact of the callee (parallel forking, 16.6; at most
+ * MAX_FORK, the freshest first) with our Via on top, a Record-Route, one
+ * hop less in Max-Forwards and our own Proxy-Authorization removed (22.3).
+ * Each branch is an INVITE client transaction (17.1.1: timers A, B, C, D)
+ * in one response context: provisionals and the first 2xx go back at once
+ * by Via (16.7, 18.2.2), a 2xx CANCELs the other branches (16.7 step 10),
+ * error finals are ACKed hop by hop and held until every branch is final,
+ * then the best one is sent (16.7 step 6: a 6xx wins, else the lowest
+ * class; 503 becomes 500).  CANCEL from the caller is answered and sent
+ * down every branch (16.10).  In-dialog requests follow Route (loose
+ * routing, 16.12) and get a branch derived from theirs: non-INVITE ones
+ * (BYE, INFO, UPDATE...) get a non-INVITE client transaction (17.1.2:
+ * timers E, F, K), a re-INVITE an INVITE one, so retransmissions are
+ * absorbed, a lost request is retransmitted and a silent far end gets 408.
+ * ACK has none (17.1.1.3).
  */
 #include <arpa/inet.h>
 #include <stdarg.h>
@@ -608,14 +612,16 @@ static void dlg_remove(struct store_dialog *d)
 	n_dlg--;
 }
 
-/* the call failed before an answer: its early dialogs are over (12.3) */
-static void dlg_drop_early(const char *call_id)
+/* early dialogs that will not be confirmed (12.3): the call's, or only
+ * the one with this To-tag (a branch that lost) */
+static void dlg_drop_early(const char *call_id, const char *to_tag)
 {
 	for (bool again = true; again;) {
 		again = false;
 		uint32_t i = hidx_first(&by_callid, hs(call_id));
 		for (; i != HIDX_NONE; i = hidx_next(&by_callid, i))
-			if (!strcmp(dlg[i].call_id, call_id) && dlg[i].state == PX_DLG_EARLY) {
+			if (!strcmp(dlg[i].call_id, call_id) && dlg[i].state == PX_DLG_EARLY &&
+			    (!to_tag || !strcmp(dlg[i].to_tag, to_tag))) {
 				dlg_remove(&dlg[i]); /* changes the chain: walk it again */
 				again = true;
 				break;
@@ -657,14 +663,17 @@ enum itx_state { ITX_FREE, ITX_CALLING, ITX_PROCEEDING, ITX_COMPLETED };
 struct itx {
 	enum itx_state state;
 	bool non_invite;
-	char *resp;               /* non-INVITE: the final response as relayed, */
-	uint32_t resp_len;        /* for the sender's retransmissions (17.2.2) */
-	uint32_t resp_ip;
-	uint16_t resp_port;
-	char branch[48];          /* ours, toward the callee */
+	bool reinvite;            /* in a dialog: no call counters */
+	char *resp;               /* the final response in the form relayed */
+	uint32_t resp_len;        /* (non-INVITE: for the sender's retransmissions, */
+	uint32_t resp_ip;         /* 17.2.2; INVITE: kept until every branch */
+	uint16_t resp_port;       /* has ended, 16.7 step 6) */
+	char reason[64];          /* its reason phrase */
+	char branch[64];          /* ours, toward the callee */
 	char in_branch[128];      /* the caller's, to match retransmissions, ACK and CANCEL */
 	char call_id[128];
 	char caller[64], callee[64];
+	char early_tag[64];       /* the To-tag of its last provisional (12.1) */
 	uint32_t dst_ip;
 	uint16_t dst_port;
 	char *fwd;                /* the INVITE as we sent it */
@@ -674,13 +683,18 @@ struct itx {
 	struct sfp_sip_meta orig_mt;
 	uint64_t t_a, a_int, t_b, t_c, t_end;
 	uint16_t final;
-	bool cancelled;
+	bool cancelled;           /* CANCEL sent, or due at the first provisional */
+	bool caller_cancel;       /* ... because the caller cancelled */
+	bool upstream_final;      /* the caller has had a final answer (every branch) */
+	bool best;                /* ... and it was this branch's */
 };
 
-#define MAX_ITX 4096
+#define MAX_ITX  4096
+#define MAX_FORK 8    /* parallel branches of one INVITE (16.6) */
 static struct itx itx[MAX_ITX];
 /* by our branch (responses from the callee), by the caller's branch
- * (retransmissions, CANCEL, ACK); free slots on a stack */
+ * (retransmissions, CANCEL, ACK; all the branches of a forked INVITE
+ * share it); free slots on a stack */
 static struct hidx itx_by_ours, itx_by_theirs;
 static uint32_t itx_free_slots[MAX_ITX], n_itx_free;
 
@@ -693,15 +707,32 @@ static struct itx *itx_by_branch(struct sfp_str b)
 	return NULL;
 }
 
-static struct itx *itx_by_in_branch(struct sfp_str b, struct sfp_str callid)
+/* the INVITE (or non-INVITE) client transaction made for the caller's
+ * request with this branch; for a forked INVITE, any one of its branches */
+static struct itx *itx_by_in_branch(struct sfp_str b, struct sfp_str callid, bool non_invite)
 {
 	uint32_t i = hidx_first(&itx_by_theirs, hstr(b));
 	for (; i != HIDX_NONE; i = hidx_next(&itx_by_theirs, i))
-		if (itx[i].state != ITX_FREE && str_is(b, itx[i].in_branch) &&
-		    str_is(callid, itx[i].call_id))
+		if (itx[i].state != ITX_FREE && itx[i].non_invite == non_invite &&
+		    str_is(b, itx[i].in_branch) && str_is(callid, itx[i].call_id))
 			return &itx[i];
 	return NULL;
 }
+
+/* the next branch of t's INVITE from slot i on (t's own included) */
+static struct itx *group_from(const struct itx *t, uint32_t i)
+{
+	for (; i != HIDX_NONE; i = hidx_next(&itx_by_theirs, i))
+		if (itx[i].state != ITX_FREE && !itx[i].non_invite &&
+		    !strcmp(itx[i].in_branch, t->in_branch) && !strcmp(itx[i].call_id, t->call_id))
+			return &itx[i];
+	return NULL;
+}
+
+/* every branch of the INVITE t belongs to (never free one inside) */
+#define FOR_GROUP(s, t) \
+	for (struct itx *s = group_from((t), hidx_first(&itx_by_theirs, hs((t)->in_branch))); s; \
+	     s = group_from((t), hidx_next(&itx_by_theirs, (uint32_t)(s - itx))))
 
 static struct itx *itx_alloc(void)
 {
@@ -859,13 +890,150 @@ static struct itx *itx_start(const struct sfp_sip_meta *mt, const char *p, const
 	return t;
 }
 
-static void new_invite(const struct sfp_sip_meta *mt, const char *p, const struct sfp_sip *m)
+/* ---- the branches of one INVITE (16.6, 16.7) ----------------------------------- */
+
+/* a branch that the caller's CANCEL, or a 2xx or 6xx on another branch,
+ * makes pointless (16.7 step 10, 16.10): CANCEL it now if it has had a
+ * provisional, else at its first one (9.1) */
+static void branch_cancel(struct itx *s)
 {
-	px_cnt.calls_attempted++;
-	if (itx_by_in_branch(m->top_via.branch, m->call_id)) {
-		px_cnt.req_absorbed++; /* a retransmission: the fast path sent 100 again */
+	if (s->state == ITX_COMPLETED || s->cancelled)
+		return;
+	s->cancelled = true;
+	if (s->state == ITX_PROCEEDING)
+		itx_send_sibling(s, "CANCEL", (struct sfp_str){ NULL, 0 });
+}
+
+/* the caller's answer from branch s: the callee's response as we relay
+ * it, or one of our own (408, or a response we could not relay as is) */
+static void send_final(struct itx *s)
+{
+	if (s->resp) {
+		px_cnt.resp_relayed++;
+		E.send(s->resp_ip, s->resp_port, s->resp, s->resp_len);
+	} else {
+		itx_reply_caller(s, s->final, s->reason);
+	}
+}
+
+/* 16.7 step 6: a 6xx if there is one, else the lowest class; among
+ * equals, one the callee sent rather than one of ours */
+static unsigned rank(const struct itx *s)
+{
+	unsigned c = s->final / 100;
+	return (c == 6 ? 0u : c * 2) + (s->resp ? 0u : 1u);
+}
+
+/* once every branch of t's INVITE has ended and none with a 2xx, the
+ * caller gets the best final response (16.7 steps 6 and 8) */
+static void group_settle(struct itx *t)
+{
+	struct itx *best = NULL;
+	unsigned n = 0;
+	FOR_GROUP(s, t) {
+		if (s->state != ITX_COMPLETED || s->upstream_final)
+			return;
+		if (!best || rank(s) < rank(best))
+			best = s;
+		n++;
+	}
+	if (!best)
+		return;
+	FOR_GROUP(s, t)
+		s->upstream_final = true;
+	best->best = true;
+	send_final(best);
+	if (t->reinvite) {
+		E.log("re-INVITE in call %s: %u %s", t->call_id, best->final, best->reason);
 		return;
 	}
+	dlg_drop_early(t->call_id, NULL);
+	if (best->final == 408 && !best->resp)
+		px_cnt.calls_408++;
+	if (!t->caller_cancel)
+		px_cnt.calls_failed++;
+	E.log("call %s -> %s failed: %u %s%s", t->caller, t->callee, best->final, best->reason,
+	      n > 1 ? " (the best of the branches' answers)" : "");
+}
+
+/* t has ended without an answer from the callee: as if it had sent 408
+ * (timer B; timer C after its CANCEL: 16.8) */
+static void branch_timeout(struct itx *t, const char *why, uint64_t now)
+{
+	char ipb[16];
+	E.log("INVITE %s -> %s at %s:%u: %s", t->caller, t->callee, ipstr(t->dst_ip, ipb), t->dst_port, why);
+	t->state = ITX_COMPLETED;
+	t->final = 408;
+	snprintf(t->reason, sizeof(t->reason), "Request Timeout");
+	t->t_end = now + 64ull * E.t1_ms;
+	if (t->early_tag[0])
+		dlg_drop_early(t->call_id, t->early_tag);
+	group_settle(t);
+}
+
+/* the response as relayed upstream (16.7 step 9): our Via removed; in
+ * obuf, 0 when it does not fit */
+static size_t relay_form(const char *p, const struct sfp_sip *m)
+{
+	struct sfp_wbuf w = { obuf, 0, sizeof(obuf), false };
+	size_t off = first_line_end(p, m->msg_len);
+	sfp_put(&w, p, off);
+	bool popped = false;
+	struct rawh h;
+	while (hdr_next(p, m->msg_len, &off, &h)) {
+		if (!popped && name_is(h.name, "via", 'v')) {
+			popped = true;
+			struct sfp_str rest;
+			first_value(h.value, &rest);
+			if (rest.n) {
+				sfp_puts(&w, "Via: ");
+				sfp_putstr(&w, rest);
+				sfp_puts(&w, "\r\n");
+			}
+			continue;
+		}
+		sfp_put(&w, h.start, (size_t)(h.end - h.start));
+	}
+	sfp_puts(&w, "\r\n");
+	sfp_putstr(&w, m->body);
+	return w.full ? 0 : w.n;
+}
+
+/* t's final error response from obuf[0..n), kept until every branch has
+ * ended; a 503 becomes 500 (16.7 step 6: the caller would take it for
+ * ours and stop using us) */
+static void keep_final(struct itx *t, size_t n, uint32_t ip, uint16_t port)
+{
+	static const char l500[] = "SIP/2.0 500 Server Internal Error\r\n";
+	size_t eol = first_line_end(obuf, n), head = t->final == 503 ? sizeof(l500) - 1 : eol;
+	char *r = malloc(head + n - eol);
+	if (!r)
+		return; /* answered from the transaction instead */
+	memcpy(r, t->final == 503 ? l500 : obuf, head);
+	memcpy(r + head, obuf + eol, n - eol);
+	if (t->final == 503) {
+		t->final = 500;
+		snprintf(t->reason, sizeof(t->reason), "Server Internal Error");
+	}
+	t->resp = r;
+	t->resp_len = (uint32_t)(head + n - eol);
+	t->resp_ip = ip;
+	t->resp_port = port;
+}
+
+static void new_invite(const struct sfp_sip_meta *mt, const char *p, const struct sfp_sip *m)
+{
+	struct itx *t = itx_by_in_branch(m->top_via.branch, m->call_id, false);
+	if (t) {
+		/* a retransmission (the fast path sent 100 again); once the
+		 * caller has its error, it gets it again (17.2.1) */
+		px_cnt.req_absorbed++;
+		FOR_GROUP(s, t)
+			if (s->best)
+				send_final(s);
+		return;
+	}
+	px_cnt.calls_attempted++;
 	char callee[64];
 	cstr(callee, sizeof(callee), m->ruri_parts.user);
 	if (!uri_is_us(&m->ruri_parts) || !m->ruri_parts.user.n) {
@@ -880,60 +1048,78 @@ static void new_invite(const struct sfp_sip_meta *mt, const char *p, const struc
 		E.log("INVITE %s -> %s: no such user, 404", mt->user, callee);
 		return;
 	}
-	struct binding *b = NULL;
-	FOR_AOR(i, callee)
-		if (binds[i].b.expires_ms > mt->rx_ms && (!b || binds[i].b.expires_ms > b->b.expires_ms))
-			b = &binds[i]; /* the freshest contact (no forking in this version) */
-	if (!b) {
+	/* 16.5, 16.6: one branch per registered contact, all at once; the
+	 * freshest MAX_FORK when there are more */
+	struct binding *bs[MAX_FORK];
+	unsigned nb = 0;
+	FOR_AOR(i, callee) {
+		struct binding *b = &binds[i];
+		if (b->b.expires_ms <= mt->rx_ms)
+			continue;
+		unsigned j = nb < MAX_FORK ? nb++ : MAX_FORK;
+		for (; j > 0 && bs[j - 1]->b.expires_ms < b->b.expires_ms; j--)
+			if (j < MAX_FORK)
+				bs[j] = bs[j - 1];
+		if (j < MAX_FORK)
+			bs[j] = b;
+	}
+	if (!nb) {
 		px_cnt.calls_480++;
 		px_cnt.calls_failed++;
 		E.respond(mt, m, 480, "Temporarily Unavailable", NULL);
 		E.log("INVITE %s -> %s: not registered, 480", mt->user, callee);
 		return;
 	}
-	char br[48];
-	make_branch(m->call_id, m->top_via.branch, "inv", br);
-	struct sfp_str ruri = { b->b.contact, strlen(b->b.contact) };
-	size_t n = fwd_request(obuf, sizeof(obuf), mt, p, m, ruri, br, true, false, true);
-	if (!n) {
+	/* our branches derive from the caller's (keyed, see branch_is_ours),
+	 * one suffix per contact */
+	char br0[48];
+	make_branch(m->call_id, m->top_via.branch, "inv", br0);
+	unsigned started = 0;
+	bool too_big = false;
+	for (unsigned k = 0; k < nb; k++) {
+		char br[64];
+		snprintf(br, sizeof(br), "%s.%u", br0, k);
+		struct sfp_str ruri = { bs[k]->b.contact, strlen(bs[k]->b.contact) };
+		size_t n = fwd_request(obuf, sizeof(obuf), mt, p, m, ruri, br, true, false, true);
+		if (!n) {
+			too_big = true;
+			continue;
+		}
+		uint32_t ip;
+		uint16_t port;
+		reach(&bs[k]->b, &ip, &port);
+		if (!(t = itx_start(mt, p, m, br, n, ip, port, false)))
+			break;
+		snprintf(t->caller, sizeof(t->caller), "%s", mt->user);
+		snprintf(t->callee, sizeof(t->callee), "%s", callee);
+		E.send(t->dst_ip, t->dst_port, t->fwd, t->fwd_len);
+		started++;
+		char ipb[16];
+		E.log("INVITE %s -> %s at %s:%u (%s)%s", t->caller, callee, ipstr(t->dst_ip, ipb),
+		      t->dst_port, bs[k]->b.contact, nb > 1 ? ", forked" : "");
+	}
+	if (!started && too_big)
 		E.respond(mt, m, 513, "Message Too Large", NULL);
-		return;
-	}
-	uint32_t ip;
-	uint16_t port;
-	reach(&b->b, &ip, &port);
-	struct itx *t = itx_start(mt, p, m, br, n, ip, port, false);
-	if (!t) {
+	else if (!started)
 		E.respond(mt, m, 503, "Service Unavailable", "Retry-After: 5\r\n");
-		return;
-	}
-	snprintf(t->caller, sizeof(t->caller), "%s", mt->user);
-	snprintf(t->callee, sizeof(t->callee), "%s", callee);
-	E.send(t->dst_ip, t->dst_port, t->fwd, t->fwd_len);
-	char ipb[16];
-	E.log("INVITE %s -> %s at %s:%u (%s)", t->caller, callee, ipstr(t->dst_ip, ipb), t->dst_port,
-	      b->b.contact);
 }
 
 static void cancel(const struct sfp_sip_meta *mt, const struct sfp_sip *m)
 {
-	struct itx *t = itx_by_in_branch(m->top_via.branch, m->call_id);
-	if (!t || t->non_invite) {
+	struct itx *t = itx_by_in_branch(m->top_via.branch, m->call_id, false);
+	if (!t) {
 		E.respond(mt, m, 481, "Call/Transaction Does Not Exist", NULL);
 		return;
 	}
-	/* 16.10: answer the CANCEL, then cancel the pending branch */
+	/* 16.10: answer the CANCEL, then cancel every pending branch */
 	E.respond(mt, m, 200, "OK", NULL);
-	if (t->state == ITX_COMPLETED || t->cancelled)
-		return;
-	t->cancelled = true;
-	px_cnt.calls_cancelled++;
-	if (t->state == ITX_PROCEEDING) {
-		itx_send_sibling(t, "CANCEL", (struct sfp_str){ NULL, 0 });
-	} else {
-		/* 9.1: no provisional yet; CANCEL once one arrives, and stop
-		 * waiting at timer B regardless */
+	if (t->upstream_final || t->caller_cancel)
+		return; /* too late (the final is on its way), or said already */
+	FOR_GROUP(s, t) {
+		s->caller_cancel = true;
+		branch_cancel(s);
 	}
+	px_cnt.calls_cancelled++;
 	E.log("CANCEL %s -> %s", t->caller, t->callee);
 }
 
@@ -944,22 +1130,33 @@ static void in_dialog(const struct sfp_sip_meta *mt, const char *p, const struct
 	if (nict) {
 		/* 17.2.2: a retransmission of a request we are working on is
 		 * answered from its transaction, not forwarded again */
-		struct itx *t = itx_by_in_branch(m->top_via.branch, m->call_id);
-		if (t && t->non_invite) {
+		struct itx *t = itx_by_in_branch(m->top_via.branch, m->call_id, true);
+		if (t) {
 			px_cnt.req_absorbed++;
 			if (t->resp)
 				E.send(t->resp_ip, t->resp_port, t->resp, t->resp_len);
 			return;
 		}
-	}
-	if (m->method == SFP_M_ACK) {
-		/* the ACK to an error we relayed ends at us (17.1.1.3: we sent
-		 * our own ACK to the callee already) */
-		struct itx *t = itx_by_in_branch(m->top_via.branch, m->call_id);
-		if (t && t->state == ITX_COMPLETED && t->final >= 300) {
+	} else {
+		/* a re-INVITE retransmitted (17.2.1), or the ACK to an error
+		 * we relayed: that ends at us (17.1.1.3: we sent our own ACK
+		 * to the callee already) */
+		struct itx *t = itx_by_in_branch(m->top_via.branch, m->call_id, false);
+		if (t && m->method == SFP_M_INVITE) {
 			px_cnt.req_absorbed++;
+			if (!t->upstream_final)
+				E.respond(mt, m, 100, "Trying", NULL);
+			FOR_GROUP(s, t)
+				if (s->best)
+					send_final(s);
 			return;
 		}
+		if (t)
+			FOR_GROUP(s, t)
+				if (s->best) {
+					px_cnt.req_absorbed++;
+					return;
+				}
 	}
 	/* the first Route must be ours: we record-routed this dialog */
 	struct sfp_str next_uri = m->ruri;
@@ -1016,12 +1213,24 @@ static void in_dialog(const struct sfp_sip_meta *mt, const char *p, const struct
 	if (!n)
 		return;
 	px_cnt.indialog_routed++;
-	E.send(ip, port, obuf, (uint32_t)n);
-	/* a client transaction of its own (17.1.2); without a free slot it
-	 * went out statelessly all the same (16.11) */
-	if (nict && !itx_start(mt, p, m, br, n, ip, port, true))
-		px_cnt.nict_untracked++;
 	struct store_dialog *d = dlg_find(m->call_id, m->from_tag, m->to_tag);
+	/* a client transaction of its own (17.1.1 for a re-INVITE, 17.1.2);
+	 * without a free slot it goes out statelessly all the same (16.11) */
+	if (m->method != SFP_M_ACK) {
+		struct itx *t = itx_start(mt, p, m, br, n, ip, port, nict);
+		if (!t) {
+			px_cnt.nict_untracked++;
+		} else if (!nict) {
+			t->reinvite = true;
+			if (d) {
+				snprintf(t->caller, sizeof(t->caller), "%s", d->caller);
+				snprintf(t->callee, sizeof(t->callee), "%s", d->callee);
+			}
+			/* 16.2: a stateful proxy answers an INVITE with 100 itself */
+			E.respond(mt, m, 100, "Trying", NULL);
+		}
+	}
+	E.send(ip, port, obuf, (uint32_t)n);
 	if (d && m->method == SFP_M_ACK && d->state == PX_DLG_EARLY) {
 		d->state = PX_DLG_CONFIRMED;
 		store_dialog_put(E.db, d);
@@ -1068,19 +1277,25 @@ static struct store_dialog *dlg_get(const struct itx *t, const struct sfp_sip *m
 
 /* ---- responses --------------------------------------------------------------- */
 
+/* our branches are keyed on the caller's (make_branch), plus ".k" for
+ * the k-th branch of a forked INVITE */
 static bool branch_is_ours(const struct sfp_sip *m)
 {
 	struct sfp_via v1;
 	char br[48];
 	if (m->n_via < 2 || sfp_via_parse(m->via[1], &v1) < 0)
 		return false;
-	static const char *const salts[] = { "inv", "dlg" };
-	for (unsigned i = 0; i < 2; i++) {
-		make_branch(m->call_id, v1.branch, salts[i], br);
-		if (str_is(m->top_via.branch, br))
-			return true;
-	}
-	return false;
+	struct sfp_str b = m->top_via.branch;
+	make_branch(m->call_id, v1.branch, "dlg", br);
+	if (str_is(b, br))
+		return true;
+	while (b.n && b.p[b.n - 1] >= '0' && b.p[b.n - 1] <= '9')
+		b.n--;
+	if (!b.n || b.p[b.n - 1] != '.')
+		return false;
+	b.n--;
+	make_branch(m->call_id, v1.branch, "inv", br);
+	return str_is(b, br);
 }
 
 static void response(const struct sfp_sip_meta *mt, const char *p, const struct sfp_sip *m)
@@ -1126,25 +1341,38 @@ static void response(const struct sfp_sip_meta *mt, const char *p, const struct 
 				if (t->cancelled) /* 9.1: the CANCEL waited for this */
 					itx_send_sibling(t, "CANCEL", (struct sfp_str){ NULL, 0 });
 			}
-			if (m->status == 100)
-				return; /* hop by hop: the caller had ours */
-			if (m->to_tag.p)
+			/* hop by hop: the caller had our 100; nothing after its final */
+			if (m->status == 100 || t->upstream_final)
+				return;
+			if (m->to_tag.p && !t->reinvite) {
 				dlg_get(t, m, mt->rx_ms); /* early dialog (12.1) */
-		} else if (m->status < 300) {
-			if (t->final < 200) {
-				px_cnt.calls_answered++;
-				E.log("call %s -> %s answered", t->caller, t->callee);
+				cstr(t->early_tag, sizeof(t->early_tag), m->to_tag);
 			}
-			/* answered; confirmed by the ACK */
-			struct store_dialog *d = dlg_get(t, m, mt->rx_ms);
-			if (d)
+		} else if (m->status < 300) {
+			if (!t->upstream_final) {
+				FOR_GROUP(s, t)
+					s->upstream_final = true;
+				/* 16.7 step 10: the other branches are no use now */
+				FOR_GROUP(s, t)
+					if (s != t)
+						branch_cancel(s);
+				if (!t->reinvite) {
+					px_cnt.calls_answered++;
+					E.log("call %s -> %s answered", t->caller, t->callee);
+				}
+			}
+			/* a 2xx makes the dialog (12.1); the ACK is end to end */
+			struct store_dialog *d = t->reinvite ? NULL : dlg_get(t, m, mt->rx_ms);
+			if (d) {
+				d->state = PX_DLG_CONFIRMED;
 				store_dialog_put(E.db, d);
-			/* the 2xx ends our transaction; its ACK is end to end */
+			}
 			t->final = m->status;
 			t->state = ITX_COMPLETED;
 			t->t_end = mt->rx_ms + 64ull * E.t1_ms;
 		} else {
-			/* 17.1.1.3: ACK the error ourselves, relay it once */
+			/* 17.1.1.3: ACK the error ourselves; it goes to the
+			 * caller once every branch has ended (16.7 step 6) */
 			itx_send_sibling(t, "ACK", m->to);
 			if (t->state == ITX_COMPLETED) {
 				px_cnt.req_absorbed++;
@@ -1153,20 +1381,22 @@ static void response(const struct sfp_sip_meta *mt, const char *p, const struct 
 			t->final = m->status;
 			t->state = ITX_COMPLETED;
 			t->t_end = mt->rx_ms + 64ull * E.t1_ms;
-			dlg_drop_early(t->call_id);
-			if (!t->cancelled)
-				px_cnt.calls_failed++;
-			E.log("call %s -> %s failed: %u", t->caller, t->callee, m->status);
-			if (m->n_via < 2) {
-				/* a UAS that answered with our CANCEL's Via stack
-				 * instead of the INVITE's: answer the caller from
-				 * the transaction rather than lose the final */
-				char r[64];
-				cstr(r, sizeof(r), m->reason);
-				itx_reply_caller(t, m->status, r);
-				px_cnt.resp_relayed++;
-				return;
-			}
+			cstr(t->reason, sizeof(t->reason), m->reason);
+			if (t->early_tag[0])
+				dlg_drop_early(t->call_id, t->early_tag);
+			/* without a next Via (a UAS that answered with our
+			 * CANCEL's Via stack), the caller is answered from the
+			 * transaction rather than not at all */
+			uint32_t ip;
+			uint16_t port;
+			size_t n;
+			if (m->n_via >= 2 && via_dest(m->via[1], &ip, &port) && (n = relay_form(p, m)))
+				keep_final(t, n, ip, port);
+			if (m->status >= 600) /* 16.7 step 5: no other answer will do */
+				FOR_GROUP(s, t)
+					branch_cancel(s);
+			group_settle(t);
+			return;
 		}
 	} else if (str_is(m->cseq_method, "BYE") && m->status >= 200) {
 		struct store_dialog *d = dlg_find(m->call_id, m->from_tag, m->to_tag);
@@ -1189,38 +1419,18 @@ static void response(const struct sfp_sip_meta *mt, const char *p, const struct 
 	/* 16.7: relay with our Via removed, to where the next Via says */
 	uint32_t ip;
 	uint16_t port;
+	size_t n;
 	if (m->n_via < 2 || !via_dest(m->via[1], &ip, &port)) {
 		px_cnt.resp_stray++;
 		return;
 	}
-	struct sfp_wbuf w = { obuf, 0, sizeof(obuf), false };
-	size_t off = first_line_end(p, m->msg_len);
-	sfp_put(&w, p, off);
-	bool popped = false;
-	struct rawh h;
-	while (hdr_next(p, m->msg_len, &off, &h)) {
-		if (!popped && name_is(h.name, "via", 'v')) {
-			popped = true;
-			struct sfp_str rest;
-			first_value(h.value, &rest);
-			if (rest.n) {
-				sfp_puts(&w, "Via: ");
-				sfp_putstr(&w, rest);
-				sfp_puts(&w, "\r\n");
-			}
-			continue;
-		}
-		sfp_put(&w, h.start, (size_t)(h.end - h.start));
-	}
-	sfp_puts(&w, "\r\n");
-	sfp_putstr(&w, m->body);
-	if (w.full)
+	if (!(n = relay_form(p, m)))
 		return;
 	px_cnt.resp_relayed++;
-	E.send(ip, port, obuf, (uint32_t)w.n);
-	if (nt && m->status >= 200 && !nt->resp && (nt->resp = malloc(w.n))) {
-		memcpy(nt->resp, obuf, w.n);
-		nt->resp_len = (uint32_t)w.n;
+	E.send(ip, port, obuf, (uint32_t)n);
+	if (nt && m->status >= 200 && !nt->resp && (nt->resp = malloc(n))) {
+		memcpy(nt->resp, obuf, n);
+		nt->resp_len = (uint32_t)n;
 		nt->resp_ip = ip;
 		nt->resp_port = port;
 	}
@@ -1235,19 +1445,6 @@ void px_rx(const struct sfp_sip_meta *mt, const char *p, const struct sfp_sip *m
 }
 
 /* ---- timers ----------------------------------------------------------------- */
-
-/* the caller gets 408 and the transaction is done (timers B and C) */
-static void itx_timeout(struct itx *t, const char *why, uint64_t now)
-{
-	px_cnt.calls_408++;
-	px_cnt.calls_failed++;
-	E.log("INVITE %s -> %s: %s 408", t->caller, t->callee, why);
-	itx_reply_caller(t, 408, "Request Timeout");
-	t->state = ITX_COMPLETED;
-	t->final = 408;
-	t->t_end = now + 64ull * E.t1_ms;
-	dlg_drop_early(t->call_id);
-}
 
 /* 17.1.2.2: E retransmits, doubling up to T2 (at T2 once a provisional
  * came); F gives up: the sender gets 408 (16.7 step 6: as if the far end
@@ -1303,13 +1500,12 @@ void px_tick(uint64_t now)
 					/* timer C (16.6 step 11): ringing too long */
 					itx_send_sibling(t, "CANCEL", (struct sfp_str){ NULL, 0 });
 					t->cancelled = true;
-					itx_timeout(t, "not answered in time (timer C), CANCEL and", now);
+					branch_timeout(t, "not answered in time (timer C), CANCEL sent", now);
 				}
 				break;
 			}
 			if (now >= t->t_b) {
-				itx_timeout(t, "no answer from the callee (timer B)", now);
-				itx_free(t);
+				branch_timeout(t, "no answer (timer B)", now);
 			} else if (now >= t->t_a) {
 				/* timer A: UDP, retransmit, doubling */
 				px_cnt.invite_retrans++;
@@ -1319,7 +1515,9 @@ void px_tick(uint64_t now)
 			}
 			break;
 		case ITX_COMPLETED:
-			if (now >= t->t_end)
+			/* a branch's final is kept until the caller has had
+			 * the best of them (16.7 step 6) */
+			if (now >= t->t_end && (t->non_invite || t->upstream_final))
 				itx_free(t);
 			break;
 		}

@@ -51,7 +51,7 @@ struct px_env {
 	_(invite_retrans,    "INVITE retransmissions to callees (timer A)") \
 	_(nict_retrans,      "in-dialog non-INVITE retransmissions (timer E)") \
 	_(nict_timeout,      "in-dialog non-INVITE requests unanswered: 408 to the sender (timer F)") \
-	_(nict_untracked,    "in-dialog non-INVITE requests forwarded without a transaction (table full)") \
+	_(nict_untracked,    "in-dialog requests forwarded without a transaction (table full)") \
 	_(req_absorbed,      "request retransmissions absorbed") \
 	_(indialog_routed,   "in-dialog requests routed (Route/Record-Route)") \
 	_(indialog_bad,      "in-dialog requests not routable: dropped or 481") \

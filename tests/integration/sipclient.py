@@ -26,12 +26,13 @@ class Client:
         self.s.settimeout(3)
         self.call = "py-%d-%d@%s" % (os.getpid(), random.randrange(1 << 30), LOCAL)
 
-    def request(self, method, cseq, ruri, extra=""):
-        branch = "z9hG4bK-py%d" % random.randrange(1 << 40)
+    def request(self, method, cseq, ruri, extra="", branch=None, to=None):
+        branch = branch or "z9hG4bK-py%d" % random.randrange(1 << 40)
+        to = to or f"To: <{ruri}>"
         msg = (f"{method} {ruri} SIP/2.0\r\n"
                f"Via: SIP/2.0/UDP {LOCAL}:{self.port};branch={branch};rport\r\n"
                f"Max-Forwards: 70\r\nFrom: <sip:py@{SERVER[0]}>;tag=pyf\r\n"
-               f"To: <{ruri}>\r\nCall-ID: {self.call}\r\nCSeq: {cseq} {method}\r\n"
+               f"{to}\r\nCall-ID: {self.call}\r\nCSeq: {cseq} {method}\r\n"
                f"Contact: <sip:py@{LOCAL}:{self.port}>\r\n{extra}Content-Length: 0\r\n\r\n")
         self.s.sendto(msg.encode(), SERVER)
 
@@ -128,6 +129,86 @@ def in_dialog_bye(answer):
         pass
 
 
+def reinvite():
+    """A re-INVITE through sipfp's Record-Route (RFC 3261 14): sipfp keeps
+    an INVITE client transaction for it (17.1.1): 100 to the sender, the
+    far end's 488 ACKed by sipfp itself and relayed once, the sender's ACK
+    ending at sipfp, a retransmission answered from the transaction."""
+    far = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    far.bind((LOCAL, 0))
+    far.settimeout(1)
+    fport = far.getsockname()[1]
+    c = Client()
+    br = "z9hG4bK-reinv%d" % random.randrange(1 << 40)
+    route = f"Route: <sip:{SERVER[0]}:{SERVER[1]};lr>\r\n"
+    to = f"To: <sip:far@{SERVER[0]}>;tag=far"
+    c.request("INVITE", 3, f"sip:far@{LOCAL}:{fport}", route, branch=br, to=to)
+    got = finals(c, 0.3)
+    assert [s for s, _, _ in got] == [100], ("100 from sipfp", got)
+    inv = far.recvfrom(65535)[0].decode()
+    assert inv.startswith("INVITE "), inv
+    head = inv.split("\r\n\r\n", 1)[0]
+    keep = [l for l in head.split("\r\n")[1:] if re.match(r"(?i)(via|from|to|call-id|cseq)\s*:", l)]
+    far.sendto(("SIP/2.0 488 Not Acceptable Here\r\n" + "\r\n".join(keep) +
+                "\r\nContent-Length: 0\r\n\r\n").encode(), SERVER)
+    ack = far.recvfrom(65535)[0].decode()
+    while ack.startswith("INVITE "):    # timer A's copies sent before our 488
+        ack = far.recvfrom(65535)[0].decode()
+    assert ack.startswith("ACK "), ("sipfp's own ACK for the 488", ack)
+    got = finals(c, 0.5)
+    assert [s for s, _, _ in got] == [488], got
+    c.request("ACK", 3, f"sip:far@{LOCAL}:{fport}", route, branch=br, to=to)
+    c.request("INVITE", 3, f"sip:far@{LOCAL}:{fport}", route, branch=br, to=to)
+    got = finals(c, 0.5)
+    assert 488 in [s for s, _, _ in got], ("retransmission answered from the transaction", got)
+    far.settimeout(0.5)
+    try:
+        x = far.recvfrom(65535)[0].decode()
+        raise AssertionError("forwarded again: " + x.split("\r\n", 1)[0])
+    except socket.timeout:
+        pass
+
+
+def finals(c, secs):
+    """every reply within secs, as (status, CSeq method, To header)"""
+    out, end = [], time.time() + secs
+    while time.time() < end:
+        c.s.settimeout(max(0.01, end - time.time()))
+        r = c.replies(1)
+        if r:
+            out.append((status(r[0]), re.search(r"(?im)^CSeq:\s*\d+\s+(\w+)", r[0]).group(1),
+                        re.search(r"(?im)^(?:To|t)\s*:.*$", r[0]).group(0)))
+    return out
+
+
+def forked(ruri, user, pw, want, cancel):
+    """An authenticated INVITE to a callee with several contacts (RFC 3261
+    16.6: one branch each).  The caller must get exactly one final: the best
+    of the branches' (16.7 step 6), or 487 after its CANCEL (16.10); its
+    ACK ends at sipfp, and a retransmitted INVITE gets the final again
+    (17.2.1)."""
+    c = Client()
+    nonce = challenge(c, ruri, "MD5")
+    br = "z9hG4bK-fork%d" % random.randrange(1 << 40)
+    auth = authz(user, pw, nonce, ruri, "MD5")
+    c.request("INVITE", 2, ruri, auth, branch=br)
+    wait = float(os.environ.get("SIPFP_WAIT", "3"))
+    if cancel:
+        got = finals(c, 0.5)
+        assert any(s == 180 for s, _, _ in got), got
+        c.request("CANCEL", 2, ruri, branch=br)
+        want = 487
+    got = finals(c, wait)
+    if cancel:
+        assert (200, "CANCEL") in [(s, m) for s, m, _ in got], got
+    fin = [(s, to) for s, m, to in got if m == "INVITE" and s >= 200]
+    assert len(fin) == 1 and fin[0][0] == want, (got, want)
+    c.request("ACK", 2, ruri, branch=br, to=fin[0][1])
+    c.request("INVITE", 2, ruri, auth, branch=br)
+    again = [s for s, m, _ in finals(c, 1.0) if m == "INVITE"]
+    assert again and again[-1] == want, ("retransmitted INVITE", again)
+
+
 def stray_responses():
     """Bad input from a callee's side: responses sipfp never asked for.
     Each must be dropped (and counted), none relayed anywhere."""
@@ -179,6 +260,12 @@ def main():
         in_dialog_bye(True)
     elif check == "bye-timeout":  # far end never answers
         in_dialog_bye(False)
+    elif check == "fork":         # fork USER PW STATUS: the one final after every branch ended
+        forked(ruri, args[0], args[1], int(args[2]), False)
+    elif check == "fork-cancel":  # fork-cancel USER PW: CANCEL while the branches ring
+        forked(ruri, args[0], args[1], 487, True)
+    elif check == "reinvite":     # a re-INVITE turned down by the far end
+        reinvite()
     elif check == "stray":        # responses from nowhere: dropped
         stray_responses()
     elif check == "options":

@@ -24,21 +24,33 @@ trap cleanup EXIT
 
 sipp_cmd() { # port scenario [args]: one SIPp run, errors to stdout
 	local port=$1 sc=$2; shift 2
-	(cd "$run" && timeout 30 sipp -sf "$top/tests/sipp/$sc.xml" -i 10.77.0.1 -p "$port" -m 1 \
+	local f=$top/tests/sipp/$sc.xml
+	[ -f "$run/$sc.xml" ] && f=$run/$sc.xml # made by reject() below
+	(cd "$run" && timeout 30 sipp -sf "$f" -i 10.77.0.1 -p "$port" -m 1 \
 		-timeout 20s -timeout_error -trace_err -nostdin "$@" >/dev/null 2>&1)
 	local rc=$?
 	[ $rc = 0 ] || cat "$run"/"${sc}"_*_errors.log 2>/dev/null | head -30
 	return $rc
 }
-# a callee SIPp on port 5072 in the background, ready for a call
+# a callee SIPp in the background, ready for a call: callee [-p PORT] SCENARIO
+# [SIPp options]; on 5072 unless told
+declare -A uas_pids
 callee() {
-	sipp_cmd 5072 "$1" >"$run/callee.out" 2>&1 &
-	uas_pid=$!; bg+=("$uas_pid")
+	local port=5072
+	[ "$1" = -p ] && { port=$2; shift 2; }
+	sipp_cmd "$port" "$@" >"$run/callee$port.out" 2>&1 &
+	uas_pids[$port]=$!; bg+=("$!")
 	sleep 0.5
 }
-# ok NAME when the callee's scenario ran to its end
+# ok NAME when the callee's scenario ran to its end: callee_done NAME [PORT]
 callee_done() {
-	if wait "$uas_pid"; then ok "$1"; else ko "$1"; sed 's/^/#   /' "$run/callee.out" | head -30; fi
+	local port=${2:-5072}
+	if wait "${uas_pids[$port]}"; then ok "$1"; else ko "$1"; sed 's/^/#   /' "$run/callee$port.out" | head -30; fi
+}
+# uas_reject.xml for one final status: SIPp takes no keyword in a status line
+reject() { # STATUS REASON: prints the scenario's name
+	sed "s/\[status\] \[reason\]/$1 $2/" "$top/tests/sipp/uas_reject.xml" >"$run/uas_reject_$1.xml"
+	echo "uas_reject_$1"
 }
 register() { # user password contact_port expires
 	sipp_cmd 5073 reg_contact 10.77.0.2:5060 -key user "$1" -au "$1" -ap "$2" \
@@ -157,6 +169,41 @@ check "stray responses (no Via, forged branch, not through us, no next Via): not
 check "counted: resp_stray +$(( $(stat resp_stray) - s0 )), drop_sip_bad_response +$(( $(stat drop_sip_bad_response) - b0 ))" \
 	test $(( $(stat resp_stray) - s0 + $(stat drop_sip_bad_response) - b0 )) -ge 6
 check "no dialog made from them" test "$(stat dialogs_active)" = "$d0"
+
+# ---- forking: two contacts for 1000 (16.6, 16.7) -------------------------------
+check "callee 1000 registers a second contact" register 1000 1000pw 5074 300
+check "reg list shows both contacts of 1000" sh -c "[ \$('$ctl' reg list | grep -c '^1000') = 2 ]"
+callee uas_answer
+callee -p 5074 uas_ring
+a0=$(stat calls_answered)
+check "forked call: both contacts ring, one answers, the caller's call goes through" \
+	sipp_cmd 5071 uac_call 10.77.0.2:5060 -s 1000 -key user 1002 -au 1002 -ap 1002pw
+callee_done "the contact that answered: 200, ACK, BYE"
+callee_done "the other contact: CANCEL from sipfp, 487, its ACK (16.7 step 10)" 5074
+check "one call answered, no dialog left" \
+	sh -c "[ $(stat calls_answered) = $((a0 + 1)) ] && [ $(stat dialogs_active) = 0 ]"
+callee "$(reject 486 'Busy Here')" -d 0
+callee -p 5074 "$(reject 603 Decline)" -d 1000
+check "486 from one contact, 603 later from the other: the caller gets the 603 only (16.7 step 6)" \
+	"$sc" fork 1002 1002pw 603
+callee_done "busy contact got sipfp's ACK"
+callee_done "declining contact got sipfp's ACK" 5074
+callee "$(reject 503 'Service Unavailable')" -d 0
+callee -p 5074 "$(reject 486 'Busy Here')" -d 1000
+check "503 and 486: the lowest class wins, 486" "$sc" fork 1002 1002pw 486
+callee_done "the 503 was ACKed"
+callee_done "the 486 was ACKed" 5074
+callee uas_ring
+callee -p 5074 uas_ring
+check "caller CANCELs a forked call: 200, then one 487" "$sc" fork-cancel 1002 1002pw
+callee_done "first contact cancelled"
+callee_done "second contact cancelled" 5074
+check "no early dialog left behind by the branches" test "$(stat dialogs_active)" = 0
+check "second contact of 1000 removed" register 1000 1000pw 5074 0
+
+# ---- re-INVITE: an INVITE client transaction of its own (17.1.1) ---------------
+check "re-INVITE turned down by the far end: 100, one 488, sipfp ACKs it, retransmission answered" \
+	"$sc" reinvite
 
 # ---- restart of the control process between two calls -------------------------
 pkill -KILL -f "sipfp-control.*file-prefix sipfpca"
