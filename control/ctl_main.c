@@ -8,10 +8,9 @@
  * so the data plane knows it is there, takes the SIP messages that need
  * state from the to-control ring, and serves sipfpctl on a Unix socket.
  *
- * This version answers what it receives without routing: REGISTER gets a
- * 200 with the contact (bindings kept in memory), INVITE a 480 and other
- * requests a 501/481.  Registrar persistence, routing and dialogs come with
- * the next stage (see README).
+ * What it does with those messages (registrar, stateful proxy, dialogs)
+ * is in proxy.c; this file is the process around it: configuration, the
+ * store, the rings, the transmit path and the CLI socket.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -1088,6 +1087,7 @@ int main(int argc, char **argv)
 		.send = px_send, .respond = respond, .log = px_log, .db = C.db, .lcfg = &C.lcfg,
 		.addr = ia.s_addr, .t1_ms = C.cfg.t1_ms ? C.cfg.t1_ms : 500,
 		.timer_c_ms = C.cfg.timer_c_s * 1000, .dialog_max_ms = C.cfg.dialog_max_s * 1000,
+		.max_itx = C.cfg.max_transactions, .max_dialogs = C.cfg.max_dialogs,
 		.reg_min = C.cfg.reg_min_expires, .reg_max = C.cfg.reg_max_expires,
 		.reg_default = C.cfg.reg_default_expires,
 	};

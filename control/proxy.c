@@ -566,9 +566,9 @@ void px_reg_list(px_row_fn row, void *ctx, uint64_t now)
 
 /* ---- dialogs -------------------------------------------------------------------- */
 
-#define MAX_DIALOGS 8192
-static struct store_dialog dlg[MAX_DIALOGS];
-static unsigned n_dlg;
+/* max_dialogs entries, allocated at start; dense (see dlg_remove) */
+static struct store_dialog *dlg;
+static unsigned n_dlg, max_dlg;
 
 unsigned px_dialogs(void) { return n_dlg; }
 
@@ -591,8 +591,10 @@ static struct store_dialog *dlg_find(struct sfp_str callid, struct sfp_str t1, s
 
 static struct store_dialog *dlg_add(const struct store_dialog *d)
 {
-	if (n_dlg == MAX_DIALOGS)
+	if (n_dlg == max_dlg) {
+		px_cnt.dialogs_untracked++;
 		return NULL;
+	}
 	dlg[n_dlg] = *d;
 	hidx_add(&by_callid, n_dlg, hs(d->call_id));
 	return &dlg[n_dlg++];
@@ -687,16 +689,20 @@ struct itx {
 	bool caller_cancel;       /* ... because the caller cancelled */
 	bool upstream_final;      /* the caller has had a final answer (every branch) */
 	bool best;                /* ... and it was this branch's */
+	uint32_t live_pos;        /* its place in itx_live */
 };
 
-#define MAX_ITX  4096
 #define MAX_FORK 8    /* parallel branches of one INVITE (16.6) */
-static struct itx itx[MAX_ITX];
-/* by our branch (responses from the callee), by the caller's branch
- * (retransmissions, CANCEL, ACK; all the branches of a forked INVITE
- * share it); free slots on a stack */
+/* max_transactions entries, allocated at start.  Found by our branch
+ * (responses from the callee), by the caller's branch (retransmissions,
+ * CANCEL, ACK; all the branches of a forked INVITE share it); free slots
+ * on a stack; the slots in use listed densely, so the timers walk only
+ * those */
+static struct itx *itx;
+static uint32_t max_itx;
 static struct hidx itx_by_ours, itx_by_theirs;
-static uint32_t itx_free_slots[MAX_ITX], n_itx_free;
+static uint32_t *itx_free_slots, n_itx_free;
+static uint32_t *itx_live, n_itx_live;
 
 static struct itx *itx_by_branch(struct sfp_str b)
 {
@@ -738,8 +744,11 @@ static struct itx *itx_alloc(void)
 {
 	if (!n_itx_free)
 		return NULL;
-	struct itx *t = &itx[itx_free_slots[--n_itx_free]];
+	uint32_t i = itx_free_slots[--n_itx_free];
+	struct itx *t = &itx[i];
 	memset(t, 0, sizeof(*t));
+	t->live_pos = n_itx_live;
+	itx_live[n_itx_live++] = i;
 	return t;
 }
 
@@ -761,6 +770,9 @@ static void itx_free(struct itx *t)
 	free(t->fwd);
 	free(t->orig);
 	free(t->resp);
+	uint32_t last = itx_live[--n_itx_live];
+	itx_live[t->live_pos] = last;
+	itx[last].live_pos = t->live_pos;
 	memset(t, 0, sizeof(*t));
 	itx_free_slots[n_itx_free++] = i;
 }
@@ -771,7 +783,7 @@ static void itx_send_sibling(struct itx *t, const char *method, struct sfp_str t
 {
 	static char out[4096];
 	struct sfp_sip f;
-	if (sfp_scan(t->fwd, t->fwd_len, &f) != SFP_SE_OK)
+	if (!t->fwd || sfp_scan(t->fwd, t->fwd_len, &f) != SFP_SE_OK)
 		return;
 	struct sfp_wbuf w = { out, 0, sizeof(out), false };
 	putf(&w, "%s ", method);
@@ -792,8 +804,19 @@ static void itx_send_sibling(struct itx *t, const char *method, struct sfp_str t
 static void itx_reply_caller(struct itx *t, uint16_t code, const char *reason)
 {
 	struct sfp_sip o;
-	if (sfp_scan(t->orig, t->orig_len, &o) == SFP_SE_OK)
+	if (t->orig && sfp_scan(t->orig, t->orig_len, &o) == SFP_SE_OK)
 		E.respond(&t->orig_mt, &o, code, reason, NULL);
+}
+
+/* a transaction that will neither send its request again nor answer the
+ * caller from it (a 2xx came, or a non-INVITE final) keeps only what
+ * matches retransmissions: most of its memory goes back at once */
+static void itx_trim(struct itx *t)
+{
+	free(t->fwd);
+	free(t->orig);
+	t->fwd = t->orig = NULL;
+	t->fwd_len = t->orig_len = 0;
 }
 
 /* ---- forwarding -------------------------------------------------------------------- */
@@ -1098,10 +1121,19 @@ static void new_invite(const struct sfp_sip_meta *mt, const char *p, const struc
 		E.log("INVITE %s -> %s at %s:%u (%s)%s", t->caller, callee, ipstr(t->dst_ip, ipb),
 		      t->dst_port, bs[k]->b.contact, nb > 1 ? ", forked" : "");
 	}
-	if (!started && too_big)
+	if (started)
+		return;
+	px_cnt.calls_failed++;
+	if (too_big) {
 		E.respond(mt, m, 513, "Message Too Large", NULL);
-	else if (!started)
+		E.log("INVITE %s -> %s: too large to forward with our headers, 513", mt->user, callee);
+	} else {
+		/* 21.5.4: overloaded; the caller may try again (or elsewhere) */
+		px_cnt.calls_503++;
 		E.respond(mt, m, 503, "Service Unavailable", "Retry-After: 5\r\n");
+		E.log("INVITE %s -> %s: transaction table full (max_transactions %u), 503", mt->user,
+		      callee, max_itx);
+	}
 }
 
 static void cancel(const struct sfp_sip_meta *mt, const struct sfp_sip *m)
@@ -1331,6 +1363,7 @@ static void response(const struct sfp_sip_meta *mt, const char *p, const struct 
 		} else {
 			nt->state = ITX_COMPLETED;
 			nt->t_end = mt->rx_ms + T4_MS;
+			itx_trim(nt);
 		}
 	}
 	if (t) {
@@ -1367,9 +1400,17 @@ static void response(const struct sfp_sip_meta *mt, const char *p, const struct 
 				d->state = PX_DLG_CONFIRMED;
 				store_dialog_put(E.db, d);
 			}
+			/* 17.1.1.2: a 2xx ends the INVITE client transaction;
+			 * its retransmissions are relayed without it (they
+			 * carry a branch of ours, see branch_is_ours), so not
+			 * the 64*T1 of RFC 6026's Accepted state: only 2*T1,
+			 * a round trip with margin, for INVITE retransmissions
+			 * that crossed the answer.  At thousands of calls per
+			 * second this is what sizes the transaction table */
 			t->final = m->status;
 			t->state = ITX_COMPLETED;
-			t->t_end = mt->rx_ms + 64ull * E.t1_ms;
+			t->t_end = mt->rx_ms + 2ull * E.t1_ms;
+			itx_trim(t);
 		} else {
 			/* 17.1.1.3: ACK the error ourselves; it goes to the
 			 * caller once every branch has ended (16.7 step 6) */
@@ -1484,8 +1525,10 @@ void px_tick(uint64_t now)
 	if (now - last_walk < 10)
 		return;
 	last_walk = now;
-	for (unsigned i = 0; i < MAX_ITX; i++) {
-		struct itx *t = &itx[i];
+	/* a freed transaction's place is taken by the last one: look at
+	 * the same place again */
+	for (uint32_t k = 0; k < n_itx_live; k += itx[itx_live[k]].state != ITX_FREE) {
+		struct itx *t = &itx[itx_live[k]];
 		switch (t->state) {
 		case ITX_FREE:
 			break;
@@ -1539,6 +1582,15 @@ void px_tick(uint64_t now)
 	}
 }
 
+/* the power of two at or above n (bucket counts) */
+static uint32_t pow2(uint32_t n)
+{
+	uint32_t p = 1;
+	while (p < n && p < (1u << 31))
+		p <<= 1;
+	return p;
+}
+
 int px_init(const struct px_env *env)
 {
 	uint64_t k[2];
@@ -1547,12 +1599,21 @@ int px_init(const struct px_env *env)
 		return -1;
 	hidx_seed(k[0], k[1]);
 	/* buckets: about one per entry at the sizes sipfp is built for */
-	if (hidx_init(&by_aor, 1u << 17, 1024) || hidx_init(&by_contact, 1u << 17, 1024) ||
-	    hidx_init(&by_callid, MAX_DIALOGS, MAX_DIALOGS) ||
-	    hidx_init(&itx_by_ours, MAX_ITX, MAX_ITX) || hidx_init(&itx_by_theirs, MAX_ITX, MAX_ITX))
+	max_itx = E.max_itx ? E.max_itx : 1;
+	max_dlg = E.max_dialogs ? E.max_dialogs : 1;
+	itx = calloc(max_itx, sizeof(*itx));
+	itx_free_slots = calloc(max_itx, sizeof(*itx_free_slots));
+	itx_live = calloc(max_itx, sizeof(*itx_live));
+	dlg = calloc(max_dlg, sizeof(*dlg));
+	if (!itx || !itx_free_slots || !itx_live || !dlg)
 		return -1;
-	n_itx_free = 0;
-	for (uint32_t i = MAX_ITX; i-- > 0;)
+	if (hidx_init(&by_aor, 1u << 17, 1024) || hidx_init(&by_contact, 1u << 17, 1024) ||
+	    hidx_init(&by_callid, pow2(max_dlg), max_dlg) ||
+	    hidx_init(&itx_by_ours, pow2(max_itx), max_itx) ||
+	    hidx_init(&itx_by_theirs, pow2(max_itx), max_itx))
+		return -1;
+	n_itx_free = n_itx_live = 0;
+	for (uint32_t i = max_itx; i-- > 0;)
 		itx_free_slots[n_itx_free++] = i;
 	bind_reset();
 	n_dlg = 0;

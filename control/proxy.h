@@ -34,6 +34,7 @@ struct px_env {
 	uint32_t t1_ms;                   /* RFC 3261 T1 (500) */
 	uint32_t timer_c_ms;              /* no final answer after a provisional (180 s) */
 	uint32_t dialog_max_ms;           /* a dialog whose BYE was lost */
+	uint32_t max_itx, max_dialogs;    /* table sizes */
 	uint32_t reg_min, reg_max, reg_default; /* expiry bounds, seconds */
 };
 
@@ -47,6 +48,7 @@ struct px_env {
 	_(calls_404,         "callee unknown") \
 	_(calls_480,         "callee not registered") \
 	_(calls_408,         "callee did not answer in time") \
+	_(calls_503,         "INVITEs refused 503: transaction table full (max_transactions)") \
 	_(calls_cancelled,   "CANCELs from callers propagated") \
 	_(invite_retrans,    "INVITE retransmissions to callees (timer A)") \
 	_(nict_retrans,      "in-dialog non-INVITE retransmissions (timer E)") \
@@ -59,6 +61,7 @@ struct px_env {
 	_(resp_stray,        "responses dropped: not through us, or no next Via") \
 	_(dialogs_ended,     "dialogs ended by BYE") \
 	_(dialogs_timed_out, "dialogs removed at dialog_max_s (BYE lost)") \
+	_(dialogs_untracked, "dialogs not tracked: dialog table full (max_dialogs); calls still routed") \
 	_(dialogs_restored,  "dialogs restored from the store at start") \
 	_(no_route,          "messages dropped: destination not an IPv4 literal")
 

@@ -46,6 +46,8 @@
 	_(t1_ms,             U32,  "500",        "SIP timer T1 (RFC 3261 17): INVITE retransmissions, timer B = 64*T1") \
 	_(timer_c_s,         U32,  "180",        "a call ringing this long without an answer gets CANCEL and 408 (16.6)") \
 	_(dialog_max_s,      U32,  "7200",       "a dialog is forgotten after this long (its BYE was lost)") \
+	_(max_transactions,  U32,  "65536",      "client transactions the control process keeps: calls ringing, finals held, in-dialog requests") \
+	_(max_dialogs,       U32,  "16384",      "dialogs the control process tracks (early and confirmed)") \
 	_(reg_min_expires,   U32,  "60",         "shortest registration accepted; shorter gets 423 (RFC 3261 10.3)") \
 	_(reg_max_expires,   U32,  "86400",      "longest registration granted") \
 	_(reg_default_expires, U32, "3600",      "registration time when the REGISTER names none") \
