@@ -58,7 +58,8 @@ cleanup() {
 	[ -n "${KEEP:-}" ] || rm -rf "$work" "/var/run/dpdk/$prefix"
 	rm -f /dev/hugepages/"$prefix"map_* 2>/dev/null || true
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 # hugepages (the control process is a secondary: it cannot attach otherwise)
 if [ "$(awk '/HugePages_Total/ {print $2}' /proc/meminfo)" -lt 512 ]; then

@@ -78,7 +78,7 @@ check "callee 1000 registers (REGISTER -> 401 -> REGISTER -> 200)" register 1000
 check "reg list shows 1000 at its contact" sh -c "'$ctl' reg list | grep -q '^1000.*sip:1000@10.77.0.1:5072'"
 callee uas_answer
 check "caller 1002: INVITE -> 407 -> ACK -> INVITE -> 100 -> 180 -> 200 -> ACK -> BYE -> 200" \
-	sipp_cmd 5071 uac_call 10.77.0.2:5060 -s 1000 -key user 1002 -au 1002 -ap 1002pw
+	sipp_cmd 5071 uac_call 10.77.0.2:5060 -s 1000 -key user 1002 -au 1002 -ap 1002pw -d 300
 callee_done "callee 1000 answered: 100, 180, 200, ACK, BYE -> 200"
 sleep 1
 kill -INT "$tshark_pid"; wait "$tshark_pid" 2>/dev/null
@@ -177,7 +177,7 @@ callee uas_answer
 callee -p 5074 uas_ring
 a0=$(stat calls_answered)
 check "forked call: both contacts ring, one answers, the caller's call goes through" \
-	sipp_cmd 5071 uac_call 10.77.0.2:5060 -s 1000 -key user 1002 -au 1002 -ap 1002pw
+	sipp_cmd 5071 uac_call 10.77.0.2:5060 -s 1000 -key user 1002 -au 1002 -ap 1002pw -d 300
 callee_done "the contact that answered: 200, ACK, BYE"
 callee_done "the other contact: CANCEL from sipfp, 487, its ACK (16.7 step 10)" 5074
 check "one call answered, no dialog left" \
@@ -210,7 +210,7 @@ pkill -KILL -f "sipfp-control.*file-prefix sipfpca"
 for _ in $(seq 100); do [ -S "$run/ctl.sock" ] && [ "$(stat control_attached 2>/dev/null)" = 1 ] && break; sleep 0.2; done
 check "control restarted: registration of 1000 restored from the store" sh -c "'$ctl' reg list | grep -q '^1000'"
 callee uas_answer
-check "second call after the restart" sipp_cmd 5071 uac_call 10.77.0.2:5060 -s 1000 -key user 1002 -au 1002 -ap 1002pw
+check "second call after the restart" sipp_cmd 5071 uac_call 10.77.0.2:5060 -s 1000 -key user 1002 -au 1002 -ap 1002pw -d 300
 callee_done "callee answered the second call"
 check "no dialog left" test "$(stat dialogs_active)" = 0
 sleep 1
