@@ -238,8 +238,13 @@ static void px_log(const char *fmt, ...)
 	va_end(ap);
 }
 
-static void handle_sip(const struct sfp_sip_meta *mt, const char *p, uint32_t len)
+static void handle_sip(const struct sfp_sip_meta *dmt, const char *p, uint32_t len)
 {
+	/* the control process's timers and expiries run on its own clock:
+	 * the message is "received" when it comes off the ring */
+	struct sfp_sip_meta mtc = *dmt;
+	const struct sfp_sip_meta *mt = &mtc;
+	mtc.rx_ms = now_ms();
 	struct sfp_sip m;
 	enum sfp_scan_err e = sfp_scan(p, len, &m);
 	if (e != SFP_SE_OK) {

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <rte_ether.h>
 #include <rte_hash.h>
@@ -89,16 +90,21 @@ struct dp {
 	unsigned n_workers;
 	struct dp_worker workers[SFP_MAX_LCORES];
 	uint64_t tsc_hz;
-	uint64_t tsc0;
-	uint64_t wall0_ms;
 	volatile bool quit;
 };
 
 extern struct dp g_dp;
 
+/* wall clock in ms, read once per burst.  From the system clock (vDSO,
+ * no syscall), not extrapolated from the TSC: that drifted from it by
+ * over 100 ms within a minute on a VM, and nonce times, ban expiries and
+ * the rx_ms handed to the control process must agree with the system
+ * clock other processes and nodes read */
 static inline uint64_t dp_now_ms(void)
 {
-	return g_dp.wall0_ms + (rte_rdtsc() - g_dp.tsc0) * 1000 / g_dp.tsc_hz;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* dp_creds.c: the credential replica (main lcore writes, workers read) */

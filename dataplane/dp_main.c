@@ -671,8 +671,6 @@ int main(int argc, char **argv)
 		    "%u mbufs: lower frag_entries or raise mbufs", g_dp.cfg.frag_entries,
 		    SFP_FG_MAX_FRAGS, g_dp.n_workers, g_dp.cfg.mbufs);
 	g_dp.tsc_hz = rte_get_tsc_hz();
-	g_dp.tsc0 = rte_rdtsc();
-	g_dp.wall0_ms = wall_ms();
 
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
