@@ -1527,7 +1527,7 @@ void px_tick(uint64_t now)
 	last_walk = now;
 	/* a freed transaction's place is taken by the last one: look at
 	 * the same place again */
-	for (uint32_t k = 0; k < n_itx_live; k += itx[itx_live[k]].state != ITX_FREE) {
+	for (uint32_t k = 0; k < n_itx_live;) {
 		struct itx *t = &itx[itx_live[k]];
 		switch (t->state) {
 		case ITX_FREE:
@@ -1564,6 +1564,8 @@ void px_tick(uint64_t now)
 				itx_free(t);
 			break;
 		}
+		if (t->state != ITX_FREE)
+			k++;
 	}
 	static uint64_t last;
 	if (now - last < 1000)
