@@ -209,6 +209,63 @@ def forked(ruri, user, pw, want, cancel):
     assert again and again[-1] == want, ("retransmitted INVITE", again)
 
 
+def register(c, user, pw, cseq, headers, aor=None):
+    """REGISTER -> 401 -> REGISTER with Authorization (CSeq cseq, then
+    cseq + 1) on c's Call-ID; headers: the Contact/Expires lines.
+    Returns the final response to the second one."""
+    ruri = f"sip:{SERVER[0]}"
+    aor = aor or user
+
+    def send(n, auth):
+        c.s.sendto((f"REGISTER {ruri} SIP/2.0\r\n"
+                    f"Via: SIP/2.0/UDP {LOCAL}:{c.port};branch=z9hG4bK-reg{random.randrange(1 << 40)};rport\r\n"
+                    f"Max-Forwards: 70\r\nFrom: <sip:{aor}@{SERVER[0]}>;tag=reg{os.getpid()}\r\n"
+                    f"To: <sip:{aor}@{SERVER[0]}>\r\nCall-ID: {c.call}\r\nCSeq: {n} REGISTER\r\n"
+                    f"{headers}{auth}Content-Length: 0\r\n\r\n").encode(), SERVER)
+    send(cseq, "")
+    r = c.replies(1)
+    assert r and status(r[0]) == 401, r
+    nonce = re.search(r'WWW-Authenticate: Digest realm="[^"]*", nonce="([^"]*)", algorithm=MD5', r[0]).group(1)
+    send(cseq + 1, authz(user, pw, nonce, ruri, "MD5", "REGISTER").replace("Proxy-Authorization", "Authorization"))
+    for r in c.replies(2):
+        if status(r) >= 200:
+            return r
+    raise AssertionError("no final answer to the authenticated REGISTER")
+
+
+def contacts(r):
+    """{port: expires} of the Contacts a registrar's 200 lists"""
+    return {int(m.group(1)): int(m.group(2))
+            for m in re.finditer(r"^Contact: <sip:[^@>]*@[\d.]+:(\d+)>;expires=(\d+)", r, re.M)}
+
+
+def registrar(user, pw, other):
+    """RFC 3261 10.3 on one Call-ID: a binding, its refresh, a second
+    contact, an out-of-order CSeq, a misused "*", another user's AOR, and
+    removal of every binding with "*"."""
+    c = Client()
+    c.call = "reg-%d@%s" % (random.randrange(1 << 30), LOCAL)
+    ct = lambda port, extra="": f"Contact: <sip:{user}@{LOCAL}:{port}>{extra}\r\n"
+    r = register(c, user, pw, 1, ct(5091, ";expires=120"))
+    assert status(r) == 200 and 110 <= contacts(r).get(5091, 0) <= 120, ("bind", r)
+    r = register(c, user, pw, 3, ct(5091, ";expires=300"))                   # refresh (10.2.1)
+    got = contacts(r)
+    assert status(r) == 200 and 290 <= got.get(5091, 0) <= 300 and len(got) == 1, ("refresh", r)
+    r = register(c, user, pw, 5, ct(5092) + "Expires: 200\r\n")              # a second contact
+    got = contacts(r)
+    assert status(r) == 200 and set(got) == {5091, 5092} and 190 <= got[5092] <= 200, ("second", r)
+    r = register(c, user, pw, 1, ct(5091, ";expires=60"))                    # older CSeq (step 7)
+    assert status(r) == 400, ("out of order", r)
+    r = register(c, user, pw, 7, "Contact: *\r\nExpires: 60\r\n")            # "*" needs Expires: 0
+    assert status(r) == 400, ("star without Expires: 0", r)
+    r = register(c, user, pw, 9, ct(5093), aor=other)                       # not its own AOR (step 6)
+    assert status(r) == 403, ("other AOR", r)
+    r = register(c, user, pw, 11, ct(5091, ";expires=300"))
+    assert status(r) == 200 and set(contacts(r)) == {5091, 5092}, ("unchanged by the refused ones", r)
+    r = register(c, user, pw, 13, "Contact: *\r\nExpires: 0\r\n")            # remove them all
+    assert status(r) == 200 and not contacts(r) and "Contact:" not in r, ("star", r)
+
+
 def stray_responses():
     """Bad input from a callee's side: responses sipfp never asked for.
     Each must be dropped (and counted), none relayed anywhere."""
@@ -266,6 +323,8 @@ def main():
         forked(ruri, args[0], args[1], 487, True)
     elif check == "reinvite":     # a re-INVITE turned down by the far end
         reinvite()
+    elif check == "registrar":    # registrar USER PW OTHER: refresh, ordering, "*", another AOR
+        registrar(args[0], args[1], args[2])
     elif check == "stray":        # responses from nowhere: dropped
         stray_responses()
     elif check == "options":
