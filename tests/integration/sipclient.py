@@ -77,6 +77,16 @@ def make_nonce(ts):
     return (head + mac).hex()
 
 
+def nothing_more(far, what):
+    """nothing reaches the far end within 0.5 s"""
+    far.settimeout(0.5)
+    try:
+        x = far.recvfrom(65535)[0].decode()
+        raise AssertionError(what + ": " + x.split("\r\n", 1)[0])
+    except socket.timeout:
+        pass
+
+
 def in_dialog_bye(answer):
     """A BYE through sipfp's Record-Route to a far end of ours, sent once:
     sipfp's client transaction (RFC 3261 17.1.2) must retransmit it (timer
@@ -121,12 +131,7 @@ def in_dialog_bye(answer):
     c.s.sendto(bye, SERVER)
     r = c.replies(1)
     assert r and status(r[0]) == 200, r
-    far.settimeout(0.5)
-    try:
-        x = far.recvfrom(65535)[0].decode()
-        raise AssertionError("the retransmission was forwarded: " + x.split("\r\n", 1)[0])
-    except socket.timeout:
-        pass
+    nothing_more(far, "the retransmission was forwarded")
 
 
 def reinvite():
@@ -161,12 +166,7 @@ def reinvite():
     c.request("INVITE", 3, f"sip:far@{LOCAL}:{fport}", route, branch=br, to=to)
     got = finals(c, 0.5)
     assert 488 in [s for s, _, _ in got], ("retransmission answered from the transaction", got)
-    far.settimeout(0.5)
-    try:
-        x = far.recvfrom(65535)[0].decode()
-        raise AssertionError("forwarded again: " + x.split("\r\n", 1)[0])
-    except socket.timeout:
-        pass
+    nothing_more(far, "forwarded again")
 
 
 def finals(c, secs):
