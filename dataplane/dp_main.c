@@ -85,12 +85,6 @@ static void on_signal(int sig)
 	g_dp.quit = true;
 }
 
-static uint64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* ---- options ------------------------------------------------------------- */
 
@@ -622,7 +616,7 @@ static void main_loop(void)
 			last_sec = dnow;
 		}
 		/* wall clock: the control process compares heartbeats with its own */
-		uint64_t now = wall_ms();
+		uint64_t now = dp_now_ms();
 		if (now - last >= 50) {
 			housekeeping(now);
 			last = now;
@@ -691,7 +685,7 @@ int main(int argc, char **argv)
 	DP_LOG(NOTICE, "ready: SIP at %s:%u on port %u (" RTE_ETHER_ADDR_PRT_FMT "), %u worker(s), "
 		       "realm \"%s\"", ip, g_dp.cfg.sip_port, g_dp.port,
 	       RTE_ETHER_ADDR_BYTES(&g_dp.mac), g_dp.n_workers, g_dp.cfg.realm);
-	housekeeping(wall_ms());
+	housekeeping(dp_now_ms());
 
 	unsigned lc, i = 0;
 	RTE_LCORE_FOREACH_WORKER(lc)
