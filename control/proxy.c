@@ -740,6 +740,15 @@ static struct itx *group_from(const struct itx *t, uint32_t i)
 	for (struct itx *s = group_from((t), hidx_first(&itx_by_theirs, hs((t)->in_branch))); s; \
 	     s = group_from((t), hidx_next(&itx_by_theirs, (uint32_t)(s - itx))))
 
+/* the branch whose error final the caller was sent, if any */
+static struct itx *group_best(const struct itx *t)
+{
+	FOR_GROUP(s, t)
+		if (s->best)
+			return s;
+	return NULL;
+}
+
 static struct itx *itx_alloc(void)
 {
 	if (!n_itx_free)
@@ -1028,16 +1037,17 @@ static size_t relay_form(const char *p, const struct sfp_sip *m)
 static void keep_final(struct itx *t, size_t n, uint32_t ip, uint16_t port)
 {
 	static const char l500[] = "SIP/2.0 500 Server Internal Error\r\n";
-	size_t eol = first_line_end(obuf, n), head = t->final == 503 ? sizeof(l500) - 1 : eol;
-	char *r = malloc(head + n - eol);
-	if (!r)
-		return; /* answered from the transaction instead */
-	memcpy(r, t->final == 503 ? l500 : obuf, head);
-	memcpy(r + head, obuf + eol, n - eol);
-	if (t->final == 503) {
+	bool was503 = t->final == 503;
+	if (was503) { /* also when the copy below fails: send_final answers 500 then */
 		t->final = 500;
 		snprintf(t->reason, sizeof(t->reason), "Server Internal Error");
 	}
+	size_t eol = first_line_end(obuf, n), head = was503 ? sizeof(l500) - 1 : eol;
+	char *r = malloc(head + n - eol);
+	if (!r)
+		return; /* answered from the transaction instead */
+	memcpy(r, was503 ? l500 : obuf, head);
+	memcpy(r + head, obuf + eol, n - eol);
 	t->resp = r;
 	t->resp_len = (uint32_t)(head + n - eol);
 	t->resp_ip = ip;
@@ -1051,9 +1061,9 @@ static void new_invite(const struct sfp_sip_meta *mt, const char *p, const struc
 		/* a retransmission (the fast path sent 100 again); once the
 		 * caller has its error, it gets it again (17.2.1) */
 		px_cnt.req_absorbed++;
-		FOR_GROUP(s, t)
-			if (s->best)
-				send_final(s);
+		struct itx *best = group_best(t);
+		if (best)
+			send_final(best);
 		return;
 	}
 	px_cnt.calls_attempted++;
@@ -1178,17 +1188,15 @@ static void in_dialog(const struct sfp_sip_meta *mt, const char *p, const struct
 			px_cnt.req_absorbed++;
 			if (!t->upstream_final)
 				E.respond(mt, m, 100, "Trying", NULL);
-			FOR_GROUP(s, t)
-				if (s->best)
-					send_final(s);
+			struct itx *best = group_best(t);
+			if (best)
+				send_final(best);
 			return;
 		}
-		if (t)
-			FOR_GROUP(s, t)
-				if (s->best) {
-					px_cnt.req_absorbed++;
-					return;
-				}
+		if (t && group_best(t)) {
+			px_cnt.req_absorbed++;
+			return;
+		}
 	}
 	/* the first Route must be ours: we record-routed this dialog */
 	struct sfp_str next_uri = m->ruri;
