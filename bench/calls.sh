@@ -43,6 +43,8 @@ while [ $# -gt 0 ]; do
 	esac
 done
 [ "$(id -u)" = 0 ] || { echo "calls.sh: run as root" >&2; exit 1; }
+[ "$pairs" -ge 1 ] && [ "$users" -ge $((2 * pairs + regs)) ] ||
+	{ echo "calls.sh: needs --pairs >= 1 and --users >= 2 x pairs + registrations" >&2; exit 2; }
 ctl=$build/control/cli/sipfpctl
 run=$(mktemp -d /tmp/sipfp-bcall.XXXXXX)
 export SIPFP_SOCKET=$run/ctl.sock
@@ -91,7 +93,6 @@ for _ in $(seq 100); do [ "$(stat users)" -ge "$users" ] && break; sleep 0.2; do
 rss1=$(rss "$cp")
 
 # the callees register (one SIPp transaction each)
-[ $((users)) -ge $((2 * pairs + regs)) ] || { echo "calls.sh: --users must be at least 2 x pairs + registrations" >&2; exit 2; }
 for k in $(seq 0 $((pairs - 1))); do
 	(cd "$run" && timeout 30 sipp 10.77.0.2:5060 -sf "$top/tests/sipp/reg_contact.xml" -key user "u$((2 * k))" \
 		-au "u$((2 * k))" -ap "pw$((2 * k))" -key contact_port $((5200 + k)) -key expires 3600 \
