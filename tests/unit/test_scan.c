@@ -315,6 +315,39 @@ static void t_digest_parse(void **st)
 	assert_int_equal(sfp_digest_parse(S("Digest username"), &c), -1);
 }
 
+/* The NUL search is done once per datagram and resumed header by header:
+ * a NUL in the body, an escaped one (RFC 4475 3.1.1.2) followed by a bare
+ * one further down, and a bare one after several escaped ones. */
+static void t_nul_positions(void **st)
+{
+	(void)st;
+	static const struct {
+		const char *msg; /* '#' stands for a NUL octet */
+		enum sfp_scan_err err;
+	} cases[] = {
+		{ "OPTIONS sip:a@h SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nFrom: <sip:a@h>;tag=1\r\n"
+		  "To: <sip:b@h>\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\nl: 3\r\n\r\na#b", SFP_SE_OK },
+		{ "OPTIONS sip:a@h SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nFrom: \"a\\#\" <sip:a@h>;tag=1\r\n"
+		  "To: <sip:b@h>\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\nl: 0\r\n\r\n", SFP_SE_OK },
+		{ "OPTIONS sip:a@h SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nFrom: \"a\\#\" <sip:a@h>;tag=1\r\n"
+		  "To: <sip:b@h>\r\nCall-ID: x\r\nX: y#\r\nCSeq: 1 OPTIONS\r\n\r\n", SFP_SE_NUL_IN_HEADER },
+		{ "OPTIONS sip:a@h SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nFrom: \"\\#\\#\" <sip:a@h>;tag=1\r\n"
+		  "To: <sip:b@h>\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\nY: #\r\nl: 1\r\n\r\n#", SFP_SE_NUL_IN_HEADER },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char buf[512];
+		size_t len = strlen(cases[i].msg);
+		memcpy(buf, cases[i].msg, len);
+		for (size_t k = 0; k < len; k++)
+			if (buf[k] == '#')
+				buf[k] = '\0';
+		struct sfp_sip m;
+		enum sfp_scan_err e = sfp_scan(guard_put(&G, buf, len), len, &m);
+		if (e != cases[i].err)
+			fail_msg("case %zu: got %d want %d", i, e, cases[i].err);
+	}
+}
+
 int main(void)
 {
 	guard_init(&G, 128 * 1024);
@@ -330,6 +363,7 @@ int main(void)
 		cmocka_unit_test(t_start_line_cut),
 		cmocka_unit_test(t_nameaddr),
 		cmocka_unit_test(t_digest_parse),
+		cmocka_unit_test(t_nul_positions),
 	};
 	int r = cmocka_run_group_tests_name("scanner", tests, NULL, NULL);
 	guard_free(&G);
