@@ -8,18 +8,8 @@
 
 #include "admission.h"
 
-/* a 64-bit finaliser (MurmurHash3's constants) for every table here:
- * neighbouring addresses of a scanned /24 must not land in neighbouring
- * sets or slots */
-static inline uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ull;
-	x ^= x >> 33;
-	return x;
-}
+/* every table here hashes with sfp_mix64 (admission.h): neighbouring
+ * addresses of a scanned /24 must not land in neighbouring sets or slots */
 
 static uint32_t pow2_at_least(uint32_t n)
 {
@@ -88,7 +78,7 @@ static inline void rl_refill(struct sfp_rl_entry *e, uint32_t now, const struct 
 struct sfp_rl_entry *sfp_rl_get(struct sfp_rl *t, uint32_t ip, uint32_t now_ms,
 				const struct sfp_rl_limits *l)
 {
-	struct sfp_rl_entry *s = &t->e[(size_t)(mix64(ip) & t->mask) * SFP_RL_WAYS];
+	struct sfp_rl_entry *s = (struct sfp_rl_entry *)sfp_rl_set(t, ip);
 	struct sfp_rl_entry *victim = s;
 
 	now_ms |= 1; /* last_ms 0 marks a free way */
@@ -133,7 +123,7 @@ bool sfp_rl_take(struct sfp_rl_entry *e, enum sfp_rl_bucket b, const struct sfp_
 
 static inline uint32_t ban_home(uint64_t key)
 {
-	return (uint32_t)(mix64(key) & BAN_MASK);
+	return (uint32_t)(sfp_mix64(key) & BAN_MASK);
 }
 
 static inline bool ban_live(const volatile struct sfp_ban *b, uint64_t now)
@@ -493,7 +483,7 @@ void sfp_bf_init(struct sfp_bf *t, uint32_t keys)
 
 uint32_t sfp_bf_fail(struct sfp_bf *t, uint64_t key, uint64_t now_ms, uint32_t window_ms)
 {
-	struct sfp_bf_entry *s = &t->e[(size_t)(mix64(key) & t->mask) * BF_WAYS], *e = NULL;
+	struct sfp_bf_entry *s = &t->e[(size_t)(sfp_mix64(key) & t->mask) * BF_WAYS], *e = NULL;
 	struct sfp_bf_entry *victim = s;
 	for (unsigned w = 0; w < BF_WAYS; w++) {
 		if (s[w].key == key) {
@@ -520,7 +510,7 @@ uint32_t sfp_bf_fail(struct sfp_bf *t, uint64_t key, uint64_t now_ms, uint32_t w
 
 void sfp_bf_forget(struct sfp_bf *t, uint64_t key)
 {
-	struct sfp_bf_entry *s = &t->e[(size_t)(mix64(key) & t->mask) * BF_WAYS];
+	struct sfp_bf_entry *s = &t->e[(size_t)(sfp_mix64(key) & t->mask) * BF_WAYS];
 	for (unsigned w = 0; w < BF_WAYS; w++)
 		if (s[w].key == key)
 			memset(&s[w], 0, sizeof(s[w]));
@@ -565,10 +555,16 @@ bool sfp_ua_match(const struct sfp_ua_list *l, const char *p, size_t n)
 		unsigned char c = (unsigned char)p[i];
 		low[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
 	}
+	/* patterns and User-Agents are a few dozen octets: a first-octet
+	 * scan beats memmem's per-call set-up (5 % of a 407 with it) */
 	for (unsigned k = 0; k < l->n; k++) {
 		size_t m = l->e[k].len;
-		if (m && m <= n && memmem(low, n, l->e[k].s, m))
-			return true;
+		const char *pat = l->e[k].s;
+		if (!m || m > n)
+			continue;
+		for (size_t i = 0; i + m <= n; i++)
+			if (low[i] == pat[0] && memcmp(low + i + 1, pat + 1, m - 1) == 0)
+				return true;
 	}
 	return false;
 }

@@ -51,6 +51,35 @@ struct sfp_rl_limits {
 	uint32_t burst[2];
 };
 
+/* 64-bit finaliser (MurmurHash3 fmix64): spreads addresses over the sets */
+static inline uint64_t sfp_mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	x ^= x >> 33;
+	return x;
+}
+
+/* The set an address hashes to: 8 ways of 16 bytes */
+static inline const void *sfp_rl_set(const struct sfp_rl *t, uint32_t ip)
+{
+	return &t->e[(size_t)(sfp_mix64(ip) & t->mask) * SFP_RL_WAYS];
+}
+
+/* Touch an address's set ahead of sfp_rl_get: with thousands of sources the
+ * table does not fit in L2, and the miss was 7 % of a 407 (l3fwd-style
+ * prefetch one packet ahead). */
+static inline void sfp_rl_prefetch(const struct sfp_rl *t, uint32_t ip)
+{
+	const char *s = sfp_rl_set(t, ip);
+	/* 128 bytes that need not start on a line: up to three lines */
+	__builtin_prefetch(s);
+	__builtin_prefetch(s + 64);
+	__builtin_prefetch(s + 127);
+}
+
 /* bytes for a table of at least `sources` entries (rounded up to a power
  * of two, at least one set) */
 size_t sfp_rl_size(uint32_t sources);

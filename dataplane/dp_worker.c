@@ -496,6 +496,17 @@ free:
 	rte_pktmbuf_free(m);
 }
 
+/* the rate-limit set of an IPv4 packet's source; anything else: nothing
+ * (a prefetch of the wrong line costs nothing but the bandwidth) */
+static inline void prefetch_source(const struct dp_worker *w, const struct rte_mbuf *m)
+{
+	const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+	if (rte_pktmbuf_data_len(m) < sizeof(*eth) + sizeof(struct rte_ipv4_hdr) ||
+	    eth->ether_type != RTE_BE16(RTE_ETHER_TYPE_IPV4))
+		return;
+	sfp_rl_prefetch(w->rl, ((const struct rte_ipv4_hdr *)(eth + 1))->src_addr);
+}
+
 static void refresh_nonce(struct dp_worker *w)
 {
 	uint32_t now = (uint32_t)(w->now_ms / 1000);
@@ -570,9 +581,18 @@ int dp_worker_main(void *arg)
 		w->now_ms = dp_now_ms(); /* once per burst: nonce, bans, buckets */
 		refresh_nonce(w);
 		refresh_limits(w);
+		bool rl_on = (w->rll.rate[SFP_RL_ALL] | w->rll.rate[SFP_RL_OOD]) != 0;
+		if (nb)
+			rte_prefetch0(rte_pktmbuf_mtod(rx[0], void *));
+		if (nb > 1)
+			rte_prefetch0(rte_pktmbuf_mtod(rx[1], void *));
 		for (uint16_t i = 0; i < nb; i++) {
-			if (i + 1 < nb)
-				rte_prefetch0(rte_pktmbuf_mtod(rx[i + 1], void *));
+			/* two packets ahead: its headers; one ahead (headers now
+			 * in cache): its source's rate-limit set */
+			if (i + 2 < nb)
+				rte_prefetch0(rte_pktmbuf_mtod(rx[i + 2], void *));
+			if (rl_on && i + 1 < nb)
+				prefetch_source(w, rx[i + 1]);
 			if (ntx + MAX_FRAGS + 2 > TX_CAP)
 				flush_tx(w, tx, &ntx);
 			process(w, rx[i], tx, &ntx);

@@ -226,6 +226,11 @@ static void t_user_agent(void **st)
 	const char *good = "Linphone/5.2 (belle-sip/5.2)";
 	assert_false(sfp_ua_match(&l, good, strlen(good)));
 	assert_false(sfp_ua_match(&l, NULL, 0));
+	/* at the very end, one octet short of it, and a near miss */
+	assert_true(sfp_ua_match(&l, "x/PPLSIP", 8));
+	assert_false(sfp_ua_match(&l, "x/PPLSIP", 7));
+	assert_false(sfp_ua_match(&l, "sipclI", 5));
+	assert_false(sfp_ua_match(&l, "sipviciou sipcl friendly-scanne", 31));
 	/* only the start of a huge value is searched */
 	char *big = malloc(70000);
 	memset(big, 'x', 70000);
