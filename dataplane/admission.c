@@ -78,7 +78,7 @@ static inline void rl_refill(struct sfp_rl_entry *e, uint32_t now, const struct 
 struct sfp_rl_entry *sfp_rl_get(struct sfp_rl *t, uint32_t ip, uint32_t now_ms,
 				const struct sfp_rl_limits *l)
 {
-	struct sfp_rl_entry *s = (struct sfp_rl_entry *)sfp_rl_set(t, ip);
+	struct sfp_rl_entry *s = &t->e[sfp_rl_set(t, ip)];
 	struct sfp_rl_entry *victim = s;
 
 	now_ms |= 1; /* last_ms 0 marks a free way */

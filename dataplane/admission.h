@@ -62,10 +62,10 @@ static inline uint64_t sfp_mix64(uint64_t x)
 	return x;
 }
 
-/* The set an address hashes to: 8 ways of 16 bytes */
-static inline const void *sfp_rl_set(const struct sfp_rl *t, uint32_t ip)
+/* index in e[] of the set an address hashes to: 8 ways of 16 bytes */
+static inline size_t sfp_rl_set(const struct sfp_rl *t, uint32_t ip)
 {
-	return &t->e[(size_t)(sfp_mix64(ip) & t->mask) * SFP_RL_WAYS];
+	return (size_t)(sfp_mix64(ip) & t->mask) * SFP_RL_WAYS;
 }
 
 /* Touch an address's set ahead of sfp_rl_get: with thousands of sources the
@@ -73,7 +73,7 @@ static inline const void *sfp_rl_set(const struct sfp_rl *t, uint32_t ip)
  * prefetch one packet ahead). */
 static inline void sfp_rl_prefetch(const struct sfp_rl *t, uint32_t ip)
 {
-	const char *s = sfp_rl_set(t, ip);
+	const char *s = (const char *)&t->e[sfp_rl_set(t, ip)];
 	/* 128 bytes that need not start on a line: up to three lines */
 	__builtin_prefetch(s);
 	__builtin_prefetch(s + 64);

@@ -52,6 +52,8 @@ enum {
 #define CC_DIGIT(c) ((c) >= '0' && (c) <= '9')
 #define CC_ALPHA(c) (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z'))
 #define CC_ALNUM(c) (CC_DIGIT(c) || CC_ALPHA(c))
+/* RFC 3261 25.1: token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" /
+ * "+" / "`" / "'" / "~") */
 #define CC_TOKEN(c) (CC_ALNUM(c) || (c) == '-' || (c) == '.' || (c) == '!' || (c) == '%' || \
 		     (c) == '*' || (c) == '_' || (c) == '+' || (c) == '`' || (c) == '\'' || (c) == '~')
 #define CC(c) ((CC_TOKEN(c) ? C_TOKEN : 0) | \
