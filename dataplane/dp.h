@@ -49,6 +49,7 @@ struct dp_worker {
 	struct sfp_rl_limits rll;/* copy of the shared limits, refreshed on change */
 	uint32_t limits_gen;
 	uint64_t now_ms;         /* at the start of the burst */
+	bool ood_reserved;       /* this burst found the ring below ood_reserve */
 };
 
 /* a failed authentication, worker -> main lcore (brute-force bans) */

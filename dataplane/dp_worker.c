@@ -252,8 +252,14 @@ static void handle_sip(struct dp_worker *w, const struct rx *rx, const char *p, 
 	}
 	/* in-dialog requests and responses keep priority: out-of-dialog
 	 * requests leave part of the ring free for them (a new call can be
-	 * retried after 503; a BYE or a 200 lost would break a call) */
-	bool reserve = ood && rte_ring_free_count(g_dp.to_ctl) < g_dp.ood_reserve;
+	 * retried after 503; a BYE or a 200 lost would break a call).  Once a
+	 * burst has found the ring below the reserve, the rest of its
+	 * out-of-dialog requests get the same answer without reading the
+	 * ring's shared cache lines again: under overload most end here. */
+	bool reserve = ood && (w->ood_reserved ||
+			       rte_ring_free_count(g_dp.to_ctl) < g_dp.ood_reserve);
+	if (reserve)
+		w->ood_reserved = true;
 	if (!reserve && handoff(w, rx, p, m.msg_len, &d) == 0) {
 		CNT(w, HANDOFF);
 		if (d.rx_flags & SFP_RXF_RESPONSE)
@@ -581,6 +587,7 @@ int dp_worker_main(void *arg)
 		w->now_ms = dp_now_ms(); /* once per burst: nonce, bans, buckets */
 		refresh_nonce(w);
 		refresh_limits(w);
+		w->ood_reserved = false;
 		bool rl_on = (w->rll.rate[SFP_RL_ALL] | w->rll.rate[SFP_RL_OOD]) != 0;
 		if (nb)
 			rte_prefetch0(rte_pktmbuf_mtod(rx[0], void *));
