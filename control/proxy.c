@@ -1391,12 +1391,12 @@ static void response(const struct sfp_sip_meta *mt, const char *p, const struct 
 			}
 		} else if (m->status < 300) {
 			if (!t->upstream_final) {
-				FOR_GROUP(s, t)
-					s->upstream_final = true;
 				/* 16.7 step 10: the other branches are no use now */
-				FOR_GROUP(s, t)
+				FOR_GROUP(s, t) {
+					s->upstream_final = true;
 					if (s != t)
 						branch_cancel(s);
+				}
 				if (!t->reinvite) {
 					px_cnt.calls_answered++;
 					E.log("call %s -> %s answered", t->caller, t->callee);
@@ -1608,7 +1608,6 @@ int px_init(const struct px_env *env)
 	if (getrandom(k, sizeof(k), 0) != (ssize_t)sizeof(k))
 		return -1;
 	hidx_seed(k[0], k[1]);
-	/* buckets: about one per entry at the sizes sipfp is built for */
 	max_itx = E.max_itx ? E.max_itx : 1;
 	max_dlg = E.max_dialogs ? E.max_dialogs : 1;
 	itx = calloc(max_itx, sizeof(*itx));
@@ -1617,6 +1616,7 @@ int px_init(const struct px_env *env)
 	dlg = calloc(max_dlg, sizeof(*dlg));
 	if (!itx || !itx_free_slots || !itx_live || !dlg)
 		return -1;
+	/* buckets: about one per entry at the sizes sipfp is built for */
 	if (hidx_init(&by_aor, 1u << 17, 1024) || hidx_init(&by_contact, 1u << 17, 1024) ||
 	    hidx_init(&by_callid, pow2(max_dlg), max_dlg) ||
 	    hidx_init(&itx_by_ours, pow2(max_itx), max_itx) ||

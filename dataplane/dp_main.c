@@ -85,7 +85,6 @@ static void on_signal(int sig)
 	g_dp.quit = true;
 }
 
-
 /* ---- options ------------------------------------------------------------- */
 
 static const char *ready_file;

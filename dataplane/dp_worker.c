@@ -202,6 +202,12 @@ static void report_auth_fail(struct dp_worker *w, const struct rx *rx, struct sf
 		CNT(w, FAIL_EVENT_LOST);
 }
 
+/* per-source rate limits: both rates 0 switches them off */
+static inline bool limits_on(const struct dp_worker *w)
+{
+	return (w->rll.rate[SFP_RL_ALL] | w->rll.rate[SFP_RL_OOD]) != 0;
+}
+
 /* over a limit: trusted prefixes pass anyway (looked up only now, so the
  * allow list costs nothing while sources stay under their limits) */
 static bool over_limit(struct dp_worker *w, uint32_t src_ip, enum sfp_counter drop)
@@ -484,7 +490,7 @@ static void process(struct dp_worker *w, struct rte_mbuf *m, struct rte_mbuf **t
 		goto free;
 	}
 	struct sfp_rl_entry *src = NULL;
-	if (w->rll.rate[SFP_RL_ALL] | w->rll.rate[SFP_RL_OOD]) { /* both 0: limits off */
+	if (limits_on(w)) {
 		src = sfp_rl_get(w->rl, rx.src_ip, (uint32_t)w->now_ms, &w->rll);
 		if (!sfp_rl_take(src, SFP_RL_ALL, &w->rll) && over_limit(w, rx.src_ip, SFP_CNT_RATE))
 			goto free;
@@ -588,7 +594,7 @@ int dp_worker_main(void *arg)
 		refresh_nonce(w);
 		refresh_limits(w);
 		w->ood_reserved = false;
-		bool rl_on = (w->rll.rate[SFP_RL_ALL] | w->rll.rate[SFP_RL_OOD]) != 0;
+		bool rl_on = limits_on(w);
 		if (nb)
 			rte_prefetch0(rte_pktmbuf_mtod(rx[0], void *));
 		if (nb > 1)
