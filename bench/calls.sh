@@ -72,7 +72,7 @@ rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; } # KiB
 
 SIPFP_BINDIR=$build "$top/scripts/sipfp-launch" --rundir "$run" --file-prefix sipfpbc --iface sipfpbc0 \
 	--set db_path="$run/db.sqlite" --set ctl_socket="$run/ctl.sock" \
-	--set algorithms=MD5,SHA-256 --set check_digest_uri=no --set cred_capacity=262144 \
+	--set cred_capacity=262144 \
 	--set allow=10.77.0.1/32 \
 	>"$run/launch.log" 2>&1 &
 launcher=$!

@@ -188,26 +188,11 @@ static void build_logic_cfg(void)
 		DP_LOG(NOTICE, "no nonce_secret configured: using a random one; nonces will "
 			       "not survive a restart and other nodes will not accept them");
 	}
-	/* algorithms, preferred first */
-	char algs[SFP_CFG_STR_MAX], *save = NULL;
-	snprintf(algs, sizeof(algs), "%s", c->algorithms);
-	bool first = true;
-	for (char *t = strtok_r(algs, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
-		if (!strcasecmp(t, "MD5")) {
-			l->algs |= SFP_ALG_MD5;
-		} else if (!strcasecmp(t, "SHA-256")) {
-			l->algs |= SFP_ALG_SHA256;
-			if (first)
-				l->sha256_first = true;
-		} else {
-			die("algorithms: '%s' is neither MD5 nor SHA-256", t);
-		}
-		first = false;
-	}
-	if (!l->algs)
-		die("algorithms: name at least one of SHA-256, MD5");
+	char err[256];
+	if (sfp_logic_set_algs(l, c->algorithms, err, sizeof(err)) < 0 ||
+	    sfp_logic_set_uri_check(l, c->check_digest_uri, err, sizeof(err)) < 0)
+		die("%s", err);
 	l->qop = c->qop;
-	l->check_uri = c->check_digest_uri;
 	l->retry_after = c->retry_after;
 	l->sip_port = (uint16_t)c->sip_port;
 	inet_ntop(AF_INET, &g_dp.addr, l->addr, sizeof(l->addr));

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "sipfp/counters.h"
 #include "sipfp/shm.h"
@@ -103,8 +104,10 @@ static bool find_cred(const struct sfp_logic_cfg *cfg, const struct sfp_str *v, 
 
 /* same target in the sense of RFC 3261 19.1.4: scheme, user, host and
  * port, with the default port made explicit (clients such as SIPp write
- * "sip:host:5060" in the digest for a Request-URI "sip:host") */
-static bool uri_same_target(struct sfp_str a, struct sfp_str b)
+ * "sip:host:5060" in the digest for a Request-URI "sip:host").  Not
+ * strict: a digest uri without a user part names the host the request is
+ * for, which is all SIPp's INVITEs put there. */
+static bool uri_same_target(struct sfp_str a, struct sfp_str b, bool strict)
 {
 	struct sfp_uri_parts ua, ub;
 	if (sfp_str_eq(a, b))
@@ -119,7 +122,49 @@ static bool uri_same_target(struct sfp_str a, struct sfp_str b)
 		if ((ua.host.p[i] | 0x20) != (ub.host.p[i] | 0x20))
 			return false;
 	return sfp_str_ieq(ua.scheme, "sip") == sfp_str_ieq(ub.scheme, "sip") &&
-	       sfp_str_eq(ua.user, ub.user) && pa == pb;
+	       (sfp_str_eq(ua.user, ub.user) || (!strict && ua.user.n == 0)) && pa == pb;
+}
+
+int sfp_logic_set_algs(struct sfp_logic_cfg *cfg, const char *list, char *err, size_t errlen)
+{
+	char algs[256], *save = NULL;
+	snprintf(algs, sizeof(algs), "%s", list);
+	cfg->algs = 0;
+	cfg->sha256_first = false;
+	bool first = true;
+	for (char *t = strtok_r(algs, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
+		if (!strcasecmp(t, "MD5")) {
+			cfg->algs |= SFP_ALG_MD5;
+		} else if (!strcasecmp(t, "SHA-256")) {
+			cfg->algs |= SFP_ALG_SHA256;
+			cfg->sha256_first |= first;
+		} else {
+			snprintf(err, errlen, "algorithms: '%s' is neither MD5 nor SHA-256", t);
+			return -1;
+		}
+		first = false;
+	}
+	if (!cfg->algs) {
+		snprintf(err, errlen, "algorithms: name at least one of MD5, SHA-256");
+		return -1;
+	}
+	return 0;
+}
+
+int sfp_logic_set_uri_check(struct sfp_logic_cfg *cfg, const char *v, char *err, size_t errlen)
+{
+	/* yes/no: the boolean this key was before "host" became the default */
+	if (!strcasecmp(v, "host"))
+		cfg->check_uri = SFP_URI_HOST;
+	else if (!strcasecmp(v, "strict") || !strcasecmp(v, "yes"))
+		cfg->check_uri = SFP_URI_STRICT;
+	else if (!strcasecmp(v, "no"))
+		cfg->check_uri = SFP_URI_OFF;
+	else {
+		snprintf(err, errlen, "check_digest_uri: '%s' is none of host, strict, no", v);
+		return -1;
+	}
+	return 0;
 }
 
 static void authenticate(const struct sfp_logic_cfg *cfg, const struct sfp_sip *m,
@@ -153,7 +198,8 @@ static void authenticate(const struct sfp_logic_cfg *cfg, const struct sfp_sip *
 		return;
 	}
 	/* RFC 2617 3.2.2.5: the digest must be for this Request-URI */
-	if (cfg->check_uri && !uri_same_target(c.uri, m->ruri)) {
+	if (cfg->check_uri != SFP_URI_OFF &&
+	    !uri_same_target(c.uri, m->ruri, cfg->check_uri == SFP_URI_STRICT)) {
 		d->auth_counter = SFP_CNT_AUTH_FAIL;
 		reply(d, 400, "Digest URI Does Not Match Request-URI", SFP_CNT_REPLY_400);
 		return;

@@ -17,12 +17,19 @@
 #include "sip_auth.h"
 #include "sip_scan.h"
 
+/* how the digest uri must match the Request-URI (RFC 2617 3.2.2.5) */
+enum sfp_uri_check {
+	SFP_URI_OFF,     /* not checked */
+	SFP_URI_HOST,    /* scheme, host and port; a user part, if any, equal */
+	SFP_URI_STRICT,  /* scheme, user, host and port */
+};
+
 struct sfp_logic_cfg {
 	struct sfp_auth_keys keys;
 	uint8_t algs;            /* SFP_ALG_* offered */
 	bool sha256_first;       /* order of the challenge headers (RFC 8760 2.4) */
 	bool qop;                /* offer qop="auth" */
-	bool check_uri;          /* digest uri must equal the Request-URI */
+	uint8_t check_uri;       /* enum sfp_uri_check */
 	uint32_t retry_after;
 	uint16_t sip_port;
 	char addr[64];           /* our IPv4 address as text */
@@ -60,6 +67,10 @@ struct sfp_decision {
 	uint16_t auth_counter;   /* an extra auth event counter, or SFP_CNT_MAX */
 	const char *extra;       /* raw header lines (each ending CRLF) to add */
 };
+
+/* configuration text to the fields above; 0, or -1 with a message in err */
+int sfp_logic_set_algs(struct sfp_logic_cfg *cfg, const char *list, char *err, size_t errlen);
+int sfp_logic_set_uri_check(struct sfp_logic_cfg *cfg, const char *v, char *err, size_t errlen);
 
 void sfp_decide(const struct sfp_logic_cfg *cfg, const struct sfp_sip *m,
 		enum sfp_scan_err err, uint32_t now, bool ctl_ok,

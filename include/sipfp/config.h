@@ -30,8 +30,8 @@
 	_(nonce_secret_prev, STR,  "",           "previous key: its nonces get stale=true during a rotation") \
 	_(nonce_lifetime,    U32,  "300",        "seconds a nonce stays valid") \
 	_(qop,               BOOL, "yes",        "offer qop=\"auth\" in challenges (RFC 7616)") \
-	_(algorithms,        STR,  "SHA-256,MD5","digest algorithms offered, preferred first (RFC 8760)") \
-	_(check_digest_uri,  BOOL, "yes",        "require the digest uri to equal the Request-URI (RFC 2617 3.2.2.5)") \
+	_(algorithms,        STR,  "MD5",        "digest algorithms offered, preferred first (RFC 8760); SHA-256,MD5 only for fleets that read every challenge") \
+	_(check_digest_uri,  STR,  "host",       "digest uri vs Request-URI (RFC 2617 3.2.2.5): host (same scheme, host, port; user part equal or absent), strict (user too), no") \
 	_(retry_after,       U32,  "5",          "Retry-After seconds in 503 replies") \
 	_(busy_poll,         BOOL, "no",         "poll without ever sleeping (dedicated cores)") \
 	_(idle_sleep_us,     U32,  "50",         "sleep when idle, microseconds (ignored with busy_poll)") \

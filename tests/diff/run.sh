@@ -8,5 +8,5 @@ bin=$1
 tmp=$(mktemp -d /tmp/sipfp-diff.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 python3 "$top/tests/hostile/gen.py" "$tmp" >/dev/null
-"$bin" "$top/tests/diff/known.txt" "$top"/../shared/corpus/rfc4475/* \
-	"$top"/../shared/corpus/rfc5118/* "$tmp"/*
+"$bin" "$top/tests/diff/known.txt" "$top"/tests/corpus/rfc4475/* \
+	"$top"/tests/corpus/rfc5118/* "$tmp"/*

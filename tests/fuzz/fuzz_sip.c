@@ -36,7 +36,7 @@ static void init(void)
 	cfg.algs = SFP_ALG_MD5 | SFP_ALG_SHA256;
 	cfg.sha256_first = true;
 	cfg.qop = true;
-	cfg.check_uri = true;
+	cfg.check_uri = SFP_URI_HOST;
 	cfg.retry_after = 5;
 	cfg.sip_port = 5060;
 	strcpy(cfg.addr, "10.77.0.2");

@@ -23,7 +23,7 @@ mkdir -p "$work/corpus" "$work/seeds"
 	"$top/tests/fuzz/fuzz_sip.c" "$top/dataplane/sip_scan.c" "$top/dataplane/sip_auth.c" \
 	"$top/dataplane/sip_logic.c" "$top/dataplane/admission.c" -lcrypto -o "$work/fuzz_sip"
 
-cp "$top"/../shared/corpus/rfc4475/*.dat "$top"/../shared/corpus/rfc5118/* "$work/seeds/" 2>/dev/null || true
+cp "$top"/tests/corpus/rfc4475/*.dat "$top"/tests/corpus/rfc5118/* "$work/seeds/" 2>/dev/null || true
 python3 "$top/tests/hostile/gen.py" "$work/seeds" >/dev/null
 echo "fuzz: $(ls "$work/seeds" | wc -l) seeds, $secs s, work folder $work"
 cd "$work"

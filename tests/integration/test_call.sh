@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
 #
-# The whole reference call (shared/reference/call-flow.md) through sipfp on a
+# The whole reference call (tests/reference/call-flow.md) through sipfp on a
 # TAP port, with real SIPp on both ends and a tshark capture of the TAP
 # interface checked message by message against the ladder; then the
 # registrar and the failure paths.  Needs root.  Cleans up after itself.
@@ -59,7 +59,6 @@ register() { # user password contact_port expires
 
 "$top/scripts/sipfp-launch" --rundir "$run" --file-prefix sipfpca --iface "$iface" \
 	--set db_path="$run/db.sqlite" --set ctl_socket="$run/ctl.sock" \
-	--set algorithms=MD5,SHA-256 --set check_digest_uri=no \
 	--set t1_ms=100 --set timer_c_s=3 --set reg_min_expires=1 >"$run/launch.log" 2>&1 &
 launcher_pid=$!
 for _ in $(seq 100); do [ -S "$run/ctl.sock" ] && [ "$(stat control_attached 2>/dev/null)" = 1 ] && break; sleep 0.3; done

@@ -38,7 +38,6 @@ between() { local v; v=$(field answered); [ "$v" -ge "$1" ] && [ "$v" -le "$2" ]
 
 "$top/scripts/sipfp-launch" --rundir "$run" --file-prefix sipfped --iface $dev \
 	--set db_path="$run/db.sqlite" --set ctl_socket="$run/ctl.sock" \
-	--set algorithms=MD5,SHA-256 --set check_digest_uri=no \
 	--set bf_max_fails=5 --set bf_window_s=60 --set ban_time_s=600 \
 	--set ctl_timeout_ms=1000 >"$run/launch.log" 2>&1 &
 launcher_pid=$!

@@ -2,7 +2,7 @@
 /*
  * cmocka tests for the stateless decisions and the reply builders, and the
  * RFC 4475 / RFC 5118 torture corpus: every message gets the answer its RFC
- * expects (read from ../shared/corpus, never copied into the tree).
+ * expects (tests/corpus/, with its sources and licences).
  */
 #define OPENSSL_API_COMPAT 10101
 #include <openssl/md5.h>
@@ -16,6 +16,7 @@
 
 #include "guard.h"
 #include "sip_logic.h"
+#include "sipfp/config.h"
 #include "sipfp/counters.h"
 #include "sipfp/shm.h"
 
@@ -42,7 +43,7 @@ static int setup(void **st)
 	CFG.algs = SFP_ALG_MD5 | SFP_ALG_SHA256;
 	CFG.sha256_first = true;
 	CFG.qop = true;
-	CFG.check_uri = true;
+	CFG.check_uri = SFP_URI_STRICT;
 	CFG.retry_after = 5;
 	CFG.sip_port = 5060;
 	snprintf(CFG.addr, sizeof(CFG.addr), "10.77.0.2");
@@ -262,6 +263,87 @@ static void proxy_auth(char *out, size_t n, const char *user, const char *nonce,
 	snprintf(out, n, "Proxy-Authorization: Digest username=\"%s\", realm=\"sipfp\", "
 		 "nonce=\"%s\", uri=\"%s\", response=\"%s\", algorithm=MD5\r\n",
 		 user, nonce, uri, resp);
+}
+
+/* the digest uri rules (RFC 2617 3.2.2.5) in each mode of check_digest_uri */
+static int uri_outcome(uint8_t mode, const char *uri)
+{
+	char msg[4096], auth[1024];
+	struct result r;
+	uint8_t saved = CFG.check_uri;
+	CFG.check_uri = mode;
+	proxy_auth(auth, sizeof(auth), "alice", NONCE, uri, "INVITE", &ALICE);
+	snprintf(msg, sizeof(msg), invite_fmt, "z9hG4bK-uri", "", "2 INVITE", auth);
+	run_s(msg, true, &r);
+	CFG.check_uri = saved;
+	return r.d.act == SFP_ACT_HANDOFF ? HANDOFF : r.d.code;
+}
+
+static void t_digest_uri_modes(void **st)
+{
+	(void)st;
+	/* the Request-URI is sip:1000@10.77.0.2 */
+	assert_int_equal(uri_outcome(SFP_URI_STRICT, "sip:1000@10.77.0.2"), HANDOFF);
+	assert_int_equal(uri_outcome(SFP_URI_STRICT, "sip:1000@10.77.0.2:5060"), HANDOFF);
+	assert_int_equal(uri_outcome(SFP_URI_STRICT, "sip:10.77.0.2"), 400);
+	/* host: SIPp's INVITE digest uri has no user part */
+	assert_int_equal(uri_outcome(SFP_URI_HOST, "sip:10.77.0.2"), HANDOFF);
+	assert_int_equal(uri_outcome(SFP_URI_HOST, "sip:10.77.0.2:5060"), HANDOFF);
+	assert_int_equal(uri_outcome(SFP_URI_HOST, "sip:1000@10.77.0.2"), HANDOFF);
+	/* ... but another user, host, port or scheme is still refused */
+	assert_int_equal(uri_outcome(SFP_URI_HOST, "sip:1001@10.77.0.2"), 400);
+	assert_int_equal(uri_outcome(SFP_URI_HOST, "sip:10.77.0.3"), 400);
+	assert_int_equal(uri_outcome(SFP_URI_HOST, "sip:10.77.0.2:5070"), 400);
+	assert_int_equal(uri_outcome(SFP_URI_HOST, "sips:10.77.0.2:5060"), 400);
+	assert_int_equal(uri_outcome(SFP_URI_OFF, "sip:1001@elsewhere"), HANDOFF);
+}
+
+/* the embedded defaults are what SIPp and baresip 1.0 accept: MD5 alone
+ * (both give up on a challenge set naming another algorithm first or at
+ * all) and a digest uri matched by host */
+static void t_defaults(void **st)
+{
+	(void)st;
+	struct sfp_config c;
+	struct sfp_logic_cfg l;
+	char err[256];
+	memset(&l, 0, sizeof(l));
+	sfp_config_defaults(&c);
+	assert_int_equal(sfp_logic_set_algs(&l, c.algorithms, err, sizeof(err)), 0);
+	assert_int_equal(sfp_logic_set_uri_check(&l, c.check_digest_uri, err, sizeof(err)), 0);
+	assert_int_equal(l.algs, SFP_ALG_MD5);
+	assert_false(l.sha256_first);
+	assert_int_equal(l.check_uri, SFP_URI_HOST);
+	/* the opt-ins and the old boolean spellings */
+	assert_int_equal(sfp_logic_set_algs(&l, "SHA-256,MD5", err, sizeof(err)), 0);
+	assert_int_equal(l.algs, SFP_ALG_MD5 | SFP_ALG_SHA256);
+	assert_true(l.sha256_first);
+	assert_int_equal(sfp_logic_set_algs(&l, "MD5, SHA-256", err, sizeof(err)), 0);
+	assert_false(l.sha256_first);
+	assert_int_equal(sfp_logic_set_algs(&l, "SHA-512", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "SHA-512"));
+	assert_int_equal(sfp_logic_set_algs(&l, "", err, sizeof(err)), -1);
+	assert_int_equal(sfp_logic_set_uri_check(&l, "yes", err, sizeof(err)), 0);
+	assert_int_equal(l.check_uri, SFP_URI_STRICT);
+	assert_int_equal(sfp_logic_set_uri_check(&l, "no", err, sizeof(err)), 0);
+	assert_int_equal(l.check_uri, SFP_URI_OFF);
+	assert_int_equal(sfp_logic_set_uri_check(&l, "loose", err, sizeof(err)), -1);
+
+	/* with MD5 alone the challenge carries exactly one header */
+	struct sfp_logic_cfg saved = CFG;
+	CFG.algs = l.algs = SFP_ALG_MD5;
+	CFG.sha256_first = false;
+	struct result r;
+	char msg[4096];
+	snprintf(msg, sizeof(msg), invite_fmt, "z9hG4bK-def", "", "1 INVITE", "");
+	run_s(msg, true, &r);
+	CFG = saved;
+	assert_int_equal(r.d.code, 407);
+	const char *h = strstr(r.reply, "Proxy-Authenticate:");
+	assert_non_null(h);
+	assert_null(strstr(h + 1, "Proxy-Authenticate:"));
+	assert_null(strstr(r.reply, "SHA-256"));
+	assert_non_null(strstr(h, "algorithm=MD5"));
 }
 
 static void t_reference_flow(void **st)
@@ -487,6 +569,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(t_corpus),
 		cmocka_unit_test(t_reference_flow),
+		cmocka_unit_test(t_digest_uri_modes),
+		cmocka_unit_test(t_defaults),
 		cmocka_unit_test(t_wrong_and_unknown_identical),
 		cmocka_unit_test(t_stale_and_forged),
 		cmocka_unit_test(t_register_and_options),
