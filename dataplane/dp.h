@@ -9,7 +9,6 @@
 
 #include <rte_ether.h>
 #include <rte_hash.h>
-#include <rte_ip_frag.h>
 
 #include "admission.h"
 #include "arp_cache.h"
@@ -33,9 +32,8 @@ struct dp_worker {
 	unsigned lcore_id;
 	uint16_t idx;            /* worker index: RX/TX queue, stats slot, RCU thread id */
 	struct rte_ring *tx_in;  /* frames from the main lcore to send, SP/SC */
-	struct rte_ip_frag_tbl *frag_tbl;
-	struct rte_ip_frag_death_row death_row;
-	struct sfp_fg *frag_guard;      /* overlap/duplicate checks rte_ip_frag lacks */
+	struct sfp_fg *frag_guard;      /* IPv4 reassembly (frag_guard.h) */
+	uint32_t fg_refused;     /* fragments a refused datagram gave back, to count */
 	uint64_t *cnt;           /* state->stats[idx].c */
 	uint32_t nonce_sec;      /* second of the cached nonce */
 	uint32_t nonce_seq;
@@ -123,6 +121,8 @@ void dp_admit_apply(struct dp *dp, const struct sfp_msg *m, uint64_t now);
 
 /* dp_worker.c */
 int dp_worker_main(void *arg);
+/* the reassembly table's release callback: ctx is the worker */
+void dp_frag_release(void *ctx, void *frag, enum sfp_fg_release why);
 /* frames of one UDP datagram from our address, IPv4-fragmented when it
  * does not fit one 1500-byte frame; appended to tx[*n..cap).  0, or -1
  * (too big, or no mbuf: nothing appended) */

@@ -32,6 +32,7 @@
 #include <rte_mbuf.h>
 #include <rte_memzone.h>
 #include <rte_pdump.h>
+#include <rte_random.h>
 #include <rte_telemetry.h>
 
 #include "dp.h"
@@ -351,7 +352,6 @@ static void workers_init(void)
 {
 	unsigned lc, i = 0;
 	char name[RTE_RING_NAMESIZE];
-	uint64_t frag_cycles = (rte_get_tsc_hz() + 999) / 1000 * g_dp.cfg.frag_timeout_ms;
 
 	/* workers 0..n-1 poll queues; slot n is the main lcore's, for frames
 	 * it sends on behalf of the control process */
@@ -380,18 +380,16 @@ static void workers_init(void)
 			break;
 		snprintf(name, sizeof(name), "sipfp_tx_%u", i);
 		w->tx_in = rte_ring_create(name, 1024, sock, RING_F_SP_ENQ | RING_F_SC_DEQ);
-		/* frag_entries datagrams in flight, in buckets of 4 */
-		uint32_t buckets = rte_align32pow2((g_dp.cfg.frag_entries + 3) / 4);
-		w->frag_tbl = rte_ip_frag_table_create(buckets, 4, g_dp.cfg.frag_entries,
-						       frag_cycles, sock);
+		/* frag_entries datagrams in flight; slots keyed per table */
 		w->frag_guard = rte_zmalloc_socket("sipfp_frag_guard",
 						   sfp_fg_size(g_dp.cfg.frag_entries), 64, sock);
 		if (w->frag_guard)
-			sfp_fg_init(w->frag_guard, g_dp.cfg.frag_entries, g_dp.cfg.frag_timeout_ms);
+			sfp_fg_init(w->frag_guard, g_dp.cfg.frag_entries, g_dp.cfg.frag_timeout_ms,
+				    g_dp.cfg.frag_per_source, rte_rand(), dp_frag_release, w);
 		w->rl = rte_malloc_socket("sipfp_ratelimit", sfp_rl_size(g_dp.cfg.src_table), 64, sock);
 		if (w->rl)
 			sfp_rl_init(w->rl, g_dp.cfg.src_table);
-		if (!w->tx_in || !w->frag_tbl || !w->frag_guard || !w->rl)
+		if (!w->tx_in || !w->frag_guard || !w->rl)
 			die("worker %u: ring or reassembly table: %s", i, rte_strerror(rte_errno));
 	}
 }
@@ -692,8 +690,7 @@ int main(int argc, char **argv)
 	for (unsigned k = 0; k < g_dp.n_workers; k++) {
 		struct dp_worker *w = &g_dp.workers[k];
 		struct rte_mbuf *m = NULL;
-		rte_ip_frag_free_death_row(&w->death_row, 0);
-		rte_ip_frag_table_destroy(w->frag_tbl);
+		sfp_fg_flush(w->frag_guard);
 		rte_free(w->frag_guard);
 		rte_free(w->rl);
 		while (rte_ring_dequeue(w->tx_in, (void **)&m) == 0)

@@ -26,6 +26,42 @@
 #define MAX_FRAGS 48  /* 65535 / 1480, rounded up */
 #define DP_IP_MTU 1500
 
+/* ---- reassembly ------------------------------------------------------------ */
+
+/* what the reassembly table lets go of (frag_guard.h): free it, count why */
+void dp_frag_release(void *ctx, void *frag, enum sfp_fg_release why)
+{
+	struct dp_worker *w = ctx;
+	rte_pktmbuf_free(frag);
+	if (why == SFP_FG_R_EVICTED)
+		CNT(w, FRAG_EVICTED);
+	else if (why == SFP_FG_R_TIMEOUT)
+		CNT(w, FRAG_TIMEOUT);
+	else if (why == SFP_FG_R_REFUSED)
+		w->fg_refused++; /* counted by the caller, under the verdict's reason */
+}
+
+/* a complete datagram's fragments, in offset order, chained into one
+ * packet behind the first fragment's headers (RFC 791 reassembly) */
+static struct rte_mbuf *reassemble(void *frags[], unsigned n)
+{
+	struct rte_mbuf *head = frags[0];
+	uint32_t len = rte_pktmbuf_pkt_len(head) - head->l2_len - head->l3_len;
+	for (unsigned i = 1; i < n; i++) {
+		struct rte_mbuf *f = frags[i];
+		rte_pktmbuf_adj(f, (uint16_t)(f->l2_len + f->l3_len));
+		len += rte_pktmbuf_pkt_len(f);
+		/* cannot fail: at most SFP_FG_MAX_FRAGS segments */
+		rte_pktmbuf_chain(head, f);
+	}
+	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(head, struct rte_ipv4_hdr *, head->l2_len);
+	ip->total_length = rte_cpu_to_be_16((uint16_t)(head->l3_len + len));
+	ip->fragment_offset = 0;
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	return head;
+}
+
 /* ---- transmit -------------------------------------------------------------- */
 
 static uint16_t udp_cksum(uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport,
@@ -404,14 +440,14 @@ static void process(struct dp_worker *w, struct rte_mbuf *m, struct rte_mbuf **t
 	/* drop Ethernet padding so lengths below are the datagram's */
 	rte_pktmbuf_trim(m, (uint16_t)(rte_pktmbuf_pkt_len(m) - sizeof(*eth) - tot));
 
-	if (rte_ipv4_frag_pkt_is_fragmented(ip)) {
-		uint16_t fo = rte_be_to_cpu_16(ip->fragment_offset);
+	uint16_t fo = rte_be_to_cpu_16(ip->fragment_offset);
+	if (fo & (RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK)) {
 		uint32_t off = (uint32_t)(fo & RTE_IPV4_HDR_OFFSET_MASK) * 8, plen = tot - ihl;
 		bool more = fo & RTE_IPV4_HDR_MF_FLAG;
 		CNT(w, FRAG_IN);
-		/* checked here because rte_ip_frag 22.11 does not: the datagram
-		 * may not exceed 65535 bytes, and every fragment but the last
-		 * carries a multiple of 8 bytes (RFC 791) */
+		/* before the reassembly table: the datagram may not exceed
+		 * 65535 bytes, and every fragment but the last carries a
+		 * multiple of 8 bytes (RFC 791) */
 		if (off + plen + ihl > 65535 || (more && (plen == 0 || (plen & 7))) ||
 		    (off == 0 && plen < sizeof(struct rte_udp_hdr))) {
 			/* the last test: a first fragment too short for the UDP
@@ -419,33 +455,28 @@ static void process(struct dp_worker *w, struct rte_mbuf *m, struct rte_mbuf **t
 			CNT(w, FRAG_BAD);
 			goto free;
 		}
-		/* ... nor does it reject overlaps or duplicates (RFC 1858 4) */
-		struct sfp_fg_key fk = { ip->src_addr, ip->dst_addr, ip->packet_id, ip->next_proto_id };
-		uint64_t now = w->now_ms;
-		switch (sfp_fg_check(w->frag_guard, &fk, off, plen, now)) {
-		case SFP_FG_OK:
-			break;
-		case SFP_FG_DUP:
-			CNT(w, FRAG_DUP);
-			goto free;
-		case SFP_FG_FULL:
-			CNT(w, FRAG_TABLE);
-			goto free;
-		default:
-			CNT(w, FRAG_BAD);
-			goto free;
-		}
 		m->l2_len = sizeof(*eth);
 		m->l3_len = ihl;
-		uint32_t before = w->death_row.cnt;
-		struct rte_mbuf *r = rte_ipv4_frag_reassemble_packet(w->frag_tbl, &w->death_row, m,
-								       rte_rdtsc(), ip);
-		w->cnt[SFP_CNT_FRAG_TABLE] += w->death_row.cnt - before;
-		if (!r)
-			return; /* kept for later, or on the death row */
+		struct sfp_fg_key fk = { ip->src_addr, ip->dst_addr, ip->packet_id, ip->next_proto_id };
+		void *frags[SFP_FG_MAX_FRAGS];
+		unsigned nf;
+		enum sfp_fg_verdict v = sfp_fg_add(w->frag_guard, &fk, off, plen, more, m, w->now_ms,
+						   frags, &nf);
+		/* a refused datagram's held fragments count where it does */
+		static const uint16_t why[] = {
+			[SFP_FG_DUP] = SFP_CNT_FRAG_DUP, [SFP_FG_OVERLAP] = SFP_CNT_FRAG_BAD,
+			[SFP_FG_TOO_MANY] = SFP_CNT_FRAG_TOO_MANY,
+			[SFP_FG_TOO_BIG] = SFP_CNT_FRAG_TOO_BIG, [SFP_FG_QUOTA] = SFP_CNT_FRAG_QUOTA,
+		};
+		if (v == SFP_FG_HELD)
+			return;
+		if (v != SFP_FG_DONE) {
+			w->cnt[why[v]] += 1 + w->fg_refused;
+			w->fg_refused = 0;
+			goto free;
+		}
+		m = reassemble(frags, nf);
 		CNT(w, FRAG_REASM);
-		sfp_fg_forget(w->frag_guard, &fk, now);
-		m = r;
 		eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
 		ip = (struct rte_ipv4_hdr *)(eth + 1);
 		ihl = (uint32_t)(ip->version_ihl & 0xf) * 4;
@@ -544,20 +575,17 @@ static void refresh_limits(struct dp_worker *w)
 	w->rll.burst[SFP_RL_OOD] = RTE_MIN(l->ood_burst, SFP_RL_BURST_MAX);
 }
 
-/* Datagrams that never complete hold their mbufs in the reassembly table
- * until a later fragment of the same bucket evicts them; a flood of first
- * fragments followed by silence would keep them for ever.  Sweep them out
- * on time, busy or idle (RFC 791: the reassembly timer). */
+/* Datagrams that never complete hold their mbufs until a newer datagram
+ * takes their slot; a flood of first fragments followed by silence would
+ * keep them for ever.  Sweep them out on time, busy or idle (RFC 791: the
+ * reassembly timer). */
 static void frag_sweep(struct dp_worker *w, uint64_t *next)
 {
 	uint64_t now = rte_rdtsc();
 	if (now < *next)
 		return;
 	*next = now + g_dp.tsc_hz / 10;
-	uint32_t before = w->death_row.cnt;
-	rte_ip_frag_table_del_expired_entries(w->frag_tbl, &w->death_row, now);
-	w->cnt[SFP_CNT_FRAG_TIMEOUT] += w->death_row.cnt - before;
-	rte_ip_frag_free_death_row(&w->death_row, 0);
+	sfp_fg_sweep(w->frag_guard, dp_now_ms());
 }
 
 int dp_worker_main(void *arg)
@@ -578,7 +606,6 @@ int dp_worker_main(void *arg)
 		ntx = nt;
 		frag_sweep(w, &next_sweep);
 		if (nb == 0 && nt == 0) {
-			rte_ip_frag_free_death_row(&w->death_row, 0);
 			if (g_dp.cfg.busy_poll)
 				continue;
 			/* back off when idle, so sipfp can share a small machine
@@ -611,7 +638,6 @@ int dp_worker_main(void *arg)
 			process(w, rx[i], tx, &ntx);
 		}
 		flush_tx(w, tx, &ntx);
-		rte_ip_frag_free_death_row(&w->death_row, 3);
 	}
 	rte_rcu_qsbr_thread_offline(g_dp.qsv, w->idx);
 	rte_rcu_qsbr_thread_unregister(g_dp.qsv, w->idx);

@@ -41,6 +41,7 @@
 	_(tx_desc,           U32,  "1024",       "TX descriptors per queue") \
 	_(frag_entries,      U32,  "1024",       "IPv4 datagrams under reassembly, per worker (x8 fragments x workers <= mbufs/2)") \
 	_(frag_timeout_ms,   U32,  "2000",       "reassembly timeout") \
+	_(frag_per_source,   U32,  "16",         "incomplete datagrams one source address may hold per worker; more are refused (0: no quota)") \
 	_(cred_capacity,     U32,  "131072",     "users the data plane replica can hold") \
 	_(ctl_timeout_ms,    U32,  "1500",       "control process counts as gone after this heartbeat silence") \
 	_(t1_ms,             U32,  "500",        "SIP timer T1 (RFC 3261 17): INVITE retransmissions, timer B = 64*T1") \

@@ -40,11 +40,12 @@
 	_(ICMP_OTHER,         "drop_icmp_other",       "ICMP dropped: not an echo request") \
 	_(FRAG_IN,            "frag_received",         "IPv4 fragments received") \
 	_(FRAG_REASM,         "frag_reassembled",      "datagrams reassembled from fragments") \
-	_(FRAG_STEER,         "frag_steered",          "fragments passed to the lcore that owns their datagram") \
-	_(FRAG_STEER_FULL,    "drop_frag_steer_full",  "fragments dropped: owner lcore's ring full") \
-	_(FRAG_BAD,           "drop_frag_malformed",   "fragments dropped: overlapping, tiny, too many, or beyond 65535 bytes") \
+	_(FRAG_BAD,           "drop_frag_malformed",   "fragments dropped: overlapping, contradicting the last one, tiny, or beyond 65535 bytes (RFC 1858)") \
 	_(FRAG_DUP,           "drop_frag_duplicate",   "fragments dropped: duplicate of one already held") \
-	_(FRAG_TABLE,         "drop_frag_table",       "fragments dropped: reassembly table full or timed out") \
+	_(FRAG_TOO_MANY,      "drop_frag_too_many",    "fragments dropped: their datagram came in more than 8 fragments") \
+	_(FRAG_TOO_BIG,       "drop_frag_too_big",     "fragments dropped: their datagram exceeds 11840 bytes (8 x 1480; use TCP, RFC 3261 18.1.1)") \
+	_(FRAG_QUOTA,         "drop_frag_quota",       "fragments dropped: their source already holds frag_per_source incomplete datagrams") \
+	_(FRAG_EVICTED,       "drop_frag_evicted",     "fragments dropped: their incomplete datagram gave its slot to a newer one") \
 	_(FRAG_TIMEOUT,       "drop_frag_timeout",     "fragments dropped: their datagram never completed (swept)") \
 	_(UDP_BAD,            "drop_udp_malformed",    "UDP dropped: bad length") \
 	_(UDP_CSUM,           "drop_udp_checksum",     "UDP dropped: checksum wrong") \

@@ -49,7 +49,7 @@ def cases():
     # -- sizes: one header line as long as a datagram allows, thousands of headers
     # one UDP datagram cannot carry a 64 KiB header line; the longest one it
     # can is refused whole: more IPv4 fragments than the reassembler holds
-    yield "long-header", msg("long-header", extra="X-Pad: " + "a" * 60000 + E), ("drop", "drop_frag_malformed")
+    yield "long-header", msg("long-header", extra="X-Pad: " + "a" * 60000 + E), ("drop", "drop_frag_too_big")
     yield "long-header-8k", msg("long-header-8k", extra="X-Pad: " + "a" * 8000 + E), (407, "")
     yield "long-name", msg("long-name", extra="X-" + "n" * 10000 + ": v" + E), (407, "")
     yield "many-headers", msg("many-headers", extra="".join(f"X-H{i}: v{E}" for i in range(800))), (407, "")

@@ -214,6 +214,85 @@ def frags(src, n, first_id=0):
     print("sent=%d" % n)
 
 
+def ip_frags(raw, src, ident, payload, chunk, count=1 << 30):
+    """payload (UDP header included) as IPv4 fragments of chunk bytes, the
+    first count of them"""
+    import struct
+    off = 0
+    while off < len(payload) and count > 0:
+        count -= 1
+        part = payload[off:off + chunk]
+        more = 0x2000 if off + len(part) < len(payload) else 0
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(part), ident & 0xffff,
+                         more | (off >> 3), 64, 17, 0,
+                         socket.inet_aton(src), socket.inet_aton(SERVER[0]))
+        raw.sendto(ip + part, (SERVER[0], 0))
+        off += len(part)
+
+
+def fragpressure(base, nsrc, rate, secs, legit, nlegit):
+    """Fragment pressure: from nsrc addresses base+0.., rate datagrams a
+    second for secs seconds that can never be reassembled, half of them
+    first fragments that never complete (RFC 791: held until the timer),
+    half complete datagrams in 10 fragments (more than sipfp holds).
+    Meanwhile, from the addresses legit+0..2, nlegit INVITEs big enough to
+    leave in 2 or 3 fragments (kernel-fragmented, as a phone's would be);
+    each must get its 407.  Bounded in count and time."""
+    import struct, threading
+    b = [int(x) for x in base.split(".")]
+    srcs = ["%d.%d.%d.%d" % (b[0], b[1], b[2], b[3] + i) for i in range(nsrc)]
+    raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    never = struct.pack("!HHHH", 5062, 5060, 3000, 0) + b"n" * 2992
+    many = struct.pack("!HHHH", 5062, 5060, 160, 0) + b"m" * 152
+    sent = [0, 0]
+    stop = threading.Event()
+
+    def attack():
+        t0 = time.time()
+        i = 0
+        while not stop.is_set() and time.time() - t0 < secs:
+            due = int((time.time() - t0) * rate) + 1
+            while i < due:
+                src = srcs[i % nsrc]
+                if i & 1:
+                    ip_frags(raw, src, 0x8000 + i, many, 16)      # 10 fragments
+                else:
+                    ip_frags(raw, src, 0x8000 + i, never, 1480, 1)  # first only
+                sent[i & 1] += 1
+                i += 1
+            time.sleep(0.002)
+        sent.append(time.time() - t0)
+
+    th = threading.Thread(target=attack)
+    th.start()
+    time.sleep(min(1.0, secs / 3))   # let the flood fill what it can
+    lb = [int(x) for x in legit.split(".")]
+    clients = [Src("%d.%d.%d.%d" % (lb[0], lb[1], lb[2], lb[3] + k), timeout=2.0) for k in range(3)]
+    for c in clients:
+        c.s.setsockopt(socket.IPPROTO_IP, 10, 0)  # IP_MTU_DISCOVER = DONT: fragment
+    got = {2: 0, 3: 0}
+    tried = {2: 0, 3: 0}
+    for k in range(nlegit):
+        nfr = 2 + (k & 1)
+        c = clients[k % 3]
+        body = ("v=0\r\no=- 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\n" % (c.addr, c.addr)
+                + "a=x-pad:" + "p" * (1480 * (nfr - 1) - 700) + "\r\n")
+        m = c.msg("INVITE", f"sip:bob@{SERVER[0]}", 1, call="fp-%d-%d" % (os.getpid(), k)).decode()
+        m = m.replace("Content-Length: 0\r\n\r\n",
+                      "Content-Type: application/sdp\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        tried[nfr] += 1
+        c.s.sendto(m.encode(), SERVER)
+        if status(c.reply()) == 407:
+            got[nfr] += 1
+        time.sleep(0.05)
+    stop.set()
+    th.join()
+    el = sent[2] if len(sent) > 2 else secs
+    print("attack_never=%d attack_many=%d attack_per_s=%d legit2_sent=%d legit2_407=%d "
+          "legit3_sent=%d legit3_407=%d" % (sent[0], sent[1], (sent[0] + sent[1]) / el,
+                                            tried[2], got[2], tried[3], got[3]))
+
+
 def main():
     cmd, a = sys.argv[1], sys.argv[2:]
     if cmd == "brute":        # brute SRC USER N [PORT]
@@ -225,6 +304,8 @@ def main():
                 int(a[3]) if len(a) > 3 else 0)
     elif cmd == "frags":      # frags SRC N [FIRST_ID]
         frags(a[0], int(a[1]), int(a[2]) if len(a) > 2 else 0x4000)
+    elif cmd == "fragpressure":  # fragpressure BASE NSRC RATE SECS LEGIT_BASE NLEGIT
+        fragpressure(a[0], int(a[1]), int(a[2]), float(a[3]), a[4], int(a[5]))
     elif cmd == "overload":   # overload SRC USER PW N_OOD N_IND CONTROL_PID
         overload(a[0], a[1], a[2], int(a[3]), int(a[4]), int(a[5]))
     elif cmd == "flood":      # flood BASE NSRC RATE SECS MAXPKTS

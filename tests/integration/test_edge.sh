@@ -187,14 +187,38 @@ check "no mbuf leaked by the flood (in use $mbuf0 -> $mbuf1)" test "$mbuf1" = "$
 "$edge" frags 10.77.0.19 3000 >/dev/null
 sleep 0.3
 held=$(( $(stat mbuf_in_use) - mbuf0 ))
-check "3000 first fragments: held for reassembly, bounded by frag_entries ($held held, <= 1024)" \
-	test "$held" -gt 0 -a "$held" -le 1024
-check "fragments beyond the table dropped and counted" test "$(stat drop_frag_table)" -gt 0
+check "3000 first fragments from one source: it holds at most frag_per_source ($held held, <= 16)" \
+	test "$held" -gt 0 -a "$held" -le 16
+check "the rest refused at their first fragment and counted (drop_frag_quota $(stat drop_frag_quota))" \
+	test "$(stat drop_frag_quota)" -ge $((3000 - 16))
 check "OPTIONS answered meanwhile" sh -c "'$edge' options 10.77.0.20 1 | grep -q answered=1"
 sleep 2
 check "incomplete datagrams swept at the reassembly timeout: mbufs back to $mbuf0" \
 	eventually sh -c "[ \$('$ctl' stats | awk '\$1 == \"mbuf_in_use\" {print \$2}') = $mbuf0 ]"
 check "drop_frag_timeout counted" test "$(stat drop_frag_timeout)" -gt 0
+
+# ---- fragment pressure: 100 sources send 1,500 datagrams a second that can
+# never be reassembled (first fragments that never complete, datagrams in
+# 10 fragments); INVITEs of 2 and 3 fragments from other sources all get
+# their 407 meanwhile ----
+ev0=$(stat drop_frag_evicted)
+"$edge" fragpressure 10.77.0.100 100 1500 6 10.77.0.21 40 >"$run/last.txt"
+cat "$run/last.txt"
+check "fragment flood offered at >= 1000 datagrams/s ($(cat "$run/last.txt"))" \
+	test "$(field attack_per_s)" -ge 1000
+check "every 2-fragment INVITE got its 407 during the flood" \
+	test "$(field legit2_407)" = "$(field legit2_sent)" -a "$(field legit2_sent)" -gt 0
+check "every 3-fragment INVITE got its 407 during the flood" \
+	test "$(field legit3_407)" = "$(field legit3_sent)" -a "$(field legit3_sent)" -gt 0
+check "datagrams in more than 8 fragments counted as drop_frag_too_many ($(stat drop_frag_too_many))" \
+	test "$(stat drop_frag_too_many)" -ge "$(field attack_many)"
+check "the flood's incomplete datagrams evicted or refused by quota, never the good ones (evicted +$(( $(stat drop_frag_evicted) - ev0 )))" \
+	test "$(( $(stat drop_frag_evicted) - ev0 + $(stat drop_frag_quota) ))" -gt 0
+check "frag counters in telemetry-backed stats (drop_frag_too_big present)" \
+	sh -c "'$ctl' stats | grep -q '^drop_frag_too_big '"
+sleep 2.5
+check "after the flood: mbufs back to $mbuf0" \
+	eventually sh -c "[ \$('$ctl' stats | awk '\$1 == \"mbuf_in_use\" {print \$2}') = $mbuf0 ]"
 
 stop_launcher "$launcher_pid"
 launcher_pid=""

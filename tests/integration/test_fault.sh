@@ -39,11 +39,13 @@ field() { sed -n "s/.*\b$1=\([0-9.]*\).*/\1/p" "$run/last.txt"; }
 # a small ring, so that filling it takes a few hundred messages; a long
 # heartbeat timeout, so that the stopped control process still counts as
 # attached (stopped, not gone: the case where only the ring protects us);
-# no per-source limits (one source plays every caller)
+# no per-source limits (one source plays every caller, and one source's
+# incomplete datagrams drain the pool below: no fragment quota either)
 "$top/scripts/sipfp-launch" --rundir "$run" --file-prefix $prefix --iface $dev \
 	--set db_path="$run/db.sqlite" --set ctl_socket="$run/ctl.sock" \
-	--set algorithms=MD5 --set ring_size=256 --set ood_ring_reserve=25 \
+	--set ring_size=256 --set ood_ring_reserve=25 \
 	--set ctl_timeout_ms=30000 --set src_rate=0 --set ood_rate=0 --set frag_timeout_ms=5000 \
+	--set frag_per_source=0 \
 	>"$run/launch.log" 2>&1 &
 launcher_pid=$!
 for _ in $(seq 150); do

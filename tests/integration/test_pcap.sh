@@ -37,7 +37,7 @@ rx=$(tm /sipfp/stats rx_packets 2>/dev/null)
 expect() { local v; v=$(tm /sipfp/stats "$1"); [ "$v" = "$2" ] && ok "counter $1 = $2" || ko "counter $1 = $v, want $2"; }
 expect drop_udp_checksum 1
 expect drop_udp_port 1
-expect drop_frag_malformed 2     # the overlapping fragment and the later one of its datagram (RFC 1858 4: the whole datagram is dropped)
+expect drop_frag_malformed 3     # the overlapping fragment, the one held before it and the later one of its datagram (RFC 1858 4, RFC 5722: the whole datagram is dropped)
 expect drop_frag_duplicate 1
 expect frag_reassembled 4
 expect drop_sip_unparseable 1
