@@ -9,16 +9,21 @@ cd "$(dirname "$0")"
 
 deps=(meson ninja-build pkg-config gcc libc6-dev libdpdk-dev dpdk dpdk-dev libssl-dev
       libcmocka-dev libsqlite3-dev sqlite3 sip-tester tshark iproute2 python3 procps)
-# only for the tests: libFuzzer with ASan/UBSan, and libosip2 for the
-# differential harness (a second SIP parser to compare the scanner with)
-test_deps=(clang libclang-rt-14-dev libosip2-dev)
+# only for the tests: libFuzzer with ASan/UBSan, libosip2 for the
+# differential harness (a second SIP parser to compare the scanner with),
+# baresip for a real softphone pair
+test_deps=(clang libclang-rt-14-dev libosip2-dev baresip-core)
 
 install_deps() {
 	[ "$(id -u)" = 0 ] || { echo "sipfp.sh: run as root (apt, hugepages, TAP)" >&2; exit 1; }
-	apt-get update -q
 	local missing=()
-	for p in "${deps[@]}" "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+	for p in "${deps[@]}" "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+	done
+	# the package lists are fetched only when something is to be installed
 	if [ ${#missing[@]} -gt 0 ]; then
+		echo "sipfp.sh: installing ${missing[*]}" >&2
+		apt-get update -q
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 	fi
 }

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# Two real softphones through sipfp with nothing configured: baresip 1.0
+# (Debian's baresip-core) as alice and bob register with digest auth on
+# sipfp's embedded defaults, alice calls bob, both report the call
+# established, audio flows (ausine's tone), alice hangs up and bob sees it.
+# This is what a new user does first; it failed before MD5 became the
+# default (libre gives up on a challenge set naming SHA-256).
+# Only paths, the DPDK prefix and the TAP name differ from the defaults, so
+# the test can run beside anything else.  Needs root; cleans up after itself.
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+build=${SIPFP_BUILD:-$top/build}
+ctl=$build/control/cli/sipfpctl
+run=$(mktemp -d /tmp/sipfp-baresip.XXXXXX)
+export SIPFP_SOCKET=$run/ctl.sock
+. "$top/tests/integration/lib.sh"
+dev=sipfpbs0
+
+command -v baresip >/dev/null || { echo "baresip not installed (apt-get install baresip-core)"; exit 1; }
+
+launcher_pid=""
+cleanup() {
+	pkill -KILL -f "baresip -f $run/" 2>/dev/null
+	teardown sipfpbs $dev
+}
+trap cleanup EXIT
+
+"$top/scripts/sipfp-launch" --rundir "$run" --file-prefix sipfpbs --iface $dev \
+	--set db_path="$run/db.sqlite" --set ctl_socket="$run/ctl.sock" >"$run/launch.log" 2>&1 &
+launcher_pid=$!
+for _ in $(seq 150); do
+	[ -S "$run/ctl.sock" ] && [ "$(stat control_attached 2>/dev/null)" = 1 ] && break
+	sleep 0.2
+done
+[ "$(stat control_attached 2>/dev/null)" = 1 ] || { ko "sipfp started"; cat "$run/launch.log"; finish; exit 1; }
+ok "sipfp started on its embedded defaults (TAP $dev)"
+check "config show: MD5 only, digest uri matched by host" \
+	sh -c "'$ctl' config show | grep -Eq '^algorithms +MD5 *\$' && '$ctl' config show | grep -Eq '^check_digest_uri +host *\$'"
+for u in alice bob; do check "user add $u" sh -c "echo secret-$u | '$ctl' user add $u"; done
+
+# phone NAME SIP_PORT CONSOLE_PORT: a baresip config folder.  The SIP
+# ports are 10 apart because baresip also opens TCP/TLS on port + 1.
+# ausine is the microphone (48 kHz stereo, as baresip 1.0's ausine needs);
+# cons takes commands on a UDP console port.
+phone() {
+	mkdir -p "$run/$1"
+	cat >"$run/$1/config" <<EOF
+poll_method		epoll
+sip_listen		10.77.0.1:$2
+audio_source		ausine,440
+audio_player		aufile,/dev/null
+audio_alert		aufile,/dev/null
+ausrc_srate		48000
+ausrc_channels		2
+module_path		/usr/lib/baresip/modules
+module			cons.so
+module			ausine.so
+module			aufile.so
+module			g711.so
+module_app		account.so
+module_app		menu.so
+cons_listen		127.0.0.1:$3
+EOF
+	echo "<sip:$1@10.77.0.2>;auth_pass=secret-$1;answermode=auto;regint=600" >"$run/$1/accounts"
+	timeout 60 baresip -f "$run/$1" >"$run/$1.log" 2>&1 &
+}
+say() { printf '%s\n' "$2" >"/dev/udp/127.0.0.1/$1"; }
+logged() { grep -q "$2" "$run/$1.log"; }
+
+phone bob 5080 5552
+phone alice 5070 5551
+check "bob registers (200 OK from sipfp)" eventually_long logged bob "bob@10.77.0.2: .*200 OK"
+check "alice registers (200 OK from sipfp)" eventually_long logged alice "alice@10.77.0.2: .*200 OK"
+check "both listed by sipfpctl reg list" \
+	sh -c "'$ctl' reg list | grep -q '^bob ' && '$ctl' reg list | grep -q '^alice '"
+
+say 5551 "/dial sip:bob@10.77.0.2"
+check "alice: call established" eventually_long logged alice "Call established: sip:bob@10.77.0.2"
+check "bob: call established (auto answer)" eventually_long logged bob "Call established: sip:alice@10.77.0.2"
+check "bob receives alice's audio" eventually_long logged bob "incoming rtp for 'audio' established"
+check "the dialog is listed" sh -c "'$ctl' dialog list | grep -q confirmed"
+sleep 1
+say 5551 "/hangup"
+check "bob sees the hang-up" eventually_long logged bob "sip:alice@10.77.0.2: session closed"
+check "no dialog left" eventually_long sh -c "[ \$('$ctl' dialog list | grep -c confirmed) = 0 ]"
+check "nothing refused on the way (auth failures 0)" test "$(stat auth_fail)" = 0
+
+pkill -TERM -f "baresip -f $run/" 2>/dev/null
+stop_launcher "$launcher_pid"
+launcher_pid=""
+check "data plane exit: mbufs in use at exit: 0" grep -q "mbufs in use at exit: 0" "$run/launch.log"
+if [ "$fail" != 0 ]; then
+	for f in alice bob; do echo "# ---- $f"; tr '\r' '\n' <"$run/$f.log" | grep -v "audio=" | tail -20 | sed 's/^/#   /'; done
+fi
+finish
