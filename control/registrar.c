@@ -1,0 +1,294 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The registrar (RFC 3261 10.3): bindings in memory, found by
+ * address-of-record and by contact, persisted in the store before the 200.
+ */
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "px.h"
+
+
+struct binding *px_binds;
+unsigned px_n_binds;            /* live bindings */
+static unsigned hw_binds, cap_binds;/* slots ever used; slots allocated */
+static uint32_t free_binds = HIDX_NONE;
+struct hidx px_by_aor, px_by_contact;
+
+static int load_binding(void *ctx, const struct store_binding *b)
+{
+	(void)ctx;
+	uint32_t i = free_binds;
+	if (i != HIDX_NONE) {
+		free_binds = px_binds[i].next_free;
+	} else {
+		if (hw_binds == cap_binds) {
+			unsigned nc = cap_binds ? cap_binds * 2 : 1024;
+			struct binding *nb = realloc(px_binds, nc * sizeof(*nb));
+			if (!nb || hidx_grow(&px_by_aor, nc) || hidx_grow(&px_by_contact, nc)) {
+				if (nb)
+					px_binds = nb;
+				return 1;
+			}
+			px_binds = nb;
+			cap_binds = nc;
+		}
+		i = hw_binds++;
+	}
+	px_binds[i].b = *b;
+	px_binds[i].used = true;
+	hidx_add(&px_by_aor, i, px_hs(b->aor));
+	hidx_add(&px_by_contact, i, px_hs(b->contact));
+	px_n_binds++;
+	return 0;
+}
+
+struct binding *px_bind_find(const char *aor, const char *contact)
+{
+	FOR_AOR(i, aor)
+		if (!strcmp(px_binds[i].b.contact, contact))
+			return &px_binds[i];
+	return NULL;
+}
+
+struct binding *px_bind_by_contact(const char *contact)
+{
+	uint32_t i = hidx_first(&px_by_contact, px_hs(contact));
+	for (; i != HIDX_NONE; i = hidx_next(&px_by_contact, i))
+		if (!strcmp(px_binds[i].b.contact, contact))
+			return &px_binds[i];
+	return NULL;
+}
+
+void px_bind_remove(unsigned i)
+{
+	hidx_del(&px_by_aor, i, px_hs(px_binds[i].b.aor));
+	hidx_del(&px_by_contact, i, px_hs(px_binds[i].b.contact));
+	px_binds[i].used = false;
+	px_binds[i].next_free = free_binds;
+	free_binds = i;
+	px_n_binds--;
+}
+
+struct binding *px_bind_any(const char *aor)
+{
+	FOR_AOR(i, aor)
+		return &px_binds[i];
+	return NULL;
+}
+
+void px_bind_reset(void)
+{
+	px_n_binds = hw_binds = 0;
+	free_binds = HIDX_NONE;
+	hidx_clear(&px_by_aor);
+	hidx_clear(&px_by_contact);
+}
+
+unsigned px_registrations(void) { return px_n_binds; }
+
+/*
+ * Where to send to a registered contact.  When the Contact names the
+ * address the REGISTER came from, it is reachable as written; when it names
+ * another address (a private one behind NAT, typically), the source address
+ * and port seen on the wire are used instead (RFC 3581's reasoning applied
+ * to the binding), as the binding keeps them.
+ */
+void px_reach(const struct store_binding *b, uint32_t *ip, uint16_t *port)
+{
+	struct sfp_uri_parts up;
+	uint32_t cip;
+	struct sfp_str c = { b->contact, strlen(b->contact) };
+	if (sfp_uri_parse(c, &up) >= 0 && px_ip4(up.host, &cip) && cip == b->ip) {
+		*ip = cip;
+		*port = up.port ? up.port : 5060;
+	} else {
+		*ip = b->ip;
+		*port = b->port;
+	}
+}
+
+struct contact_in {
+	struct sfp_str uri;
+	long expires;  /* -1: not given */
+};
+
+void px_registrar(const struct sfp_sip_meta *mt, const char *p, const struct sfp_sip *m)
+{
+	struct sfp_uri_parts to;
+	struct sfp_str tp;
+	struct sfp_str to_uri = px_addr_uri(m->to, &tp);
+	char aor[64];
+	uint64_t now = mt->rx_ms;
+
+	/* 10.3 step 6: a user registers only its own address of record */
+	if (!to_uri.p || sfp_uri_parse(to_uri, &to) < 0 || !to.user.n) {
+		px_cnt.reg_rejected++;
+		px_e.respond(mt, m, 400, "Bad To Header", NULL);
+		return;
+	}
+	px_cstr(aor, sizeof(aor), to.user);
+	if (strcmp(aor, mt->user)) {
+		px_cnt.reg_rejected++;
+		px_e.respond(mt, m, 403, "Not Allowed To Register This Address", NULL);
+		return;
+	}
+	long hdr_exp = m->expires.p ? px_num(m->expires) : -1;
+
+	/* every Contact value of every Contact header */
+	struct contact_in cs[16];
+	unsigned nc = 0;
+	bool star = false, bad = false;
+	size_t off = px_first_line_end(p, m->msg_len);
+	struct px_rawh h;
+	while (px_hdr_next(p, m->msg_len, &off, &h)) {
+		if (!px_name_is(h.name, "contact", 'm'))
+			continue;
+		struct sfp_str rest = h.value;
+		while (rest.n) {
+			struct sfp_str v = px_first_value(rest, &rest), ps = { NULL, 0 };
+			if (v.n == 1 && v.p[0] == '*') {
+				star = true;
+				continue;
+			}
+			struct sfp_str u = px_addr_uri(v, &ps);
+			struct sfp_uri_parts up;
+			if (!u.p || sfp_uri_parse(u, &up) < 0) {
+				bad = true;
+				continue;
+			}
+			if (nc < 16) {
+				struct sfp_str e = px_param(ps, "expires");
+				cs[nc].uri = u;
+				cs[nc].expires = e.p ? px_num(e) : -1;
+				nc++;
+			}
+		}
+	}
+	if (bad || (star && (nc || hdr_exp != 0))) {
+		/* 10.3 step 6: "*" only alone and with Expires: 0 */
+		px_cnt.reg_rejected++;
+		px_e.respond(mt, m, 400, bad ? "Bad Contact" : "Contact * Needs Expires 0 Alone", NULL);
+		return;
+	}
+	char callid[128];
+	px_cstr(callid, sizeof(callid), m->call_id);
+
+	/* 10.3 step 7: check the whole request before changing anything */
+	for (unsigned i = 0; i < nc; i++) {
+		long e = cs[i].expires >= 0 ? cs[i].expires : hdr_exp >= 0 ? hdr_exp : (long)px_e.reg_default;
+		if (e > 0 && e < (long)px_e.reg_min) {
+			char extra[64];
+			snprintf(extra, sizeof(extra), "Min-Expires: %u\r\n", px_e.reg_min);
+			px_cnt.reg_rejected++;
+			px_e.respond(mt, m, 423, "Interval Too Brief", extra);
+			return;
+		}
+		char c[256];
+		px_cstr(c, sizeof(c), cs[i].uri);
+		struct binding *b = px_bind_find(aor, c);
+		if (b && !strcmp(b->b.call_id, callid) && m->cseq_num <= b->b.cseq) {
+			px_cnt.reg_rejected++;
+			px_e.respond(mt, m, 400, "Out Of Order CSeq", NULL);
+			return;
+		}
+	}
+	if (store_begin(px_e.db)) {
+		px_e.respond(mt, m, 500, "Store Unavailable", "Retry-After: 5\r\n");
+		return;
+	}
+	int err = 0;
+	if (star) {
+		err |= store_binding_del(px_e.db, aor, NULL);
+		for (struct binding *b; (b = px_bind_any(aor));)
+			px_bind_remove((unsigned)(b - px_binds));
+	}
+	for (unsigned i = 0; i < nc; i++) {
+		long e = cs[i].expires >= 0 ? cs[i].expires : hdr_exp >= 0 ? hdr_exp : (long)px_e.reg_default;
+		if (e > (long)px_e.reg_max)
+			e = px_e.reg_max;
+		char c[256];
+		px_cstr(c, sizeof(c), cs[i].uri);
+		struct binding *b = px_bind_find(aor, c);
+		if (e == 0) {
+			if (b) {
+				err |= store_binding_del(px_e.db, aor, c);
+				px_bind_remove((unsigned)(b - px_binds));
+			}
+			continue;
+		}
+		struct store_binding nb;
+		memset(&nb, 0, sizeof(nb));
+		snprintf(nb.aor, sizeof(nb.aor), "%s", aor);
+		snprintf(nb.contact, sizeof(nb.contact), "%s", c);
+		nb.ip = mt->src_ip;
+		nb.port = mt->src_port;
+		nb.expires_ms = now + (uint64_t)e * 1000;
+		snprintf(nb.call_id, sizeof(nb.call_id), "%s", callid);
+		nb.cseq = m->cseq_num;
+		err |= store_binding_put(px_e.db, &nb);
+		if (b)
+			b->b = nb;
+		else if (load_binding(NULL, &nb))
+			err = -1;
+	}
+	if (err || store_commit(px_e.db)) {
+		store_rollback(px_e.db);
+		/* memory may be ahead of the store now: reload from it */
+		px_bind_reset();
+		store_binding_each(px_e.db, load_binding, NULL);
+		px_e.respond(mt, m, 500, "Store Error", "Retry-After: 5\r\n");
+		return;
+	}
+	/* 10.3 step 8: 200 with every current binding and its remaining time */
+	char extra[4096];
+	struct sfp_wbuf w = { extra, 0, sizeof(extra) - 1, false };
+	unsigned left = 0;
+	FOR_AOR(i, aor) {
+		left++;
+		uint64_t rem = px_binds[i].b.expires_ms > now ? (px_binds[i].b.expires_ms - now + 999) / 1000 : 0;
+		px_putf(&w, "Contact: <%s>;expires=%lu\r\n", px_binds[i].b.contact, (unsigned long)rem);
+	}
+	extra[w.full ? 0 : w.n] = '\0';
+	px_cnt.reg_ok++;
+	px_e.respond(mt, m, 200, "OK", extra);
+	char ipb[16];
+	px_e.log("REGISTER %s from %s:%u: %u contact(s) now", aor, px_ipstr(mt->src_ip, ipb), mt->src_port, left);
+}
+
+void px_registrar_tick(uint64_t now)
+{
+	for (unsigned i = 0; i < hw_binds; i++) {
+		if (px_binds[i].used && px_binds[i].b.expires_ms <= now) {
+			px_e.log("binding %s -> %s expired", px_binds[i].b.aor, px_binds[i].b.contact);
+			store_binding_del(px_e.db, px_binds[i].b.aor, px_binds[i].b.contact);
+			px_cnt.reg_expired++;
+			px_bind_remove(i);
+		}
+	}
+}
+
+void px_reg_list(px_row_fn row, void *ctx, uint64_t now)
+{
+	char line[512], ipb[16];
+	for (unsigned i = 0; i < hw_binds; i++) {
+		if (!px_binds[i].used)
+			continue;
+		const struct store_binding *b = &px_binds[i].b;
+		snprintf(line, sizeof(line), "%s\t%s\t%s:%u\t%lu", b->aor, b->contact, px_ipstr(b->ip, ipb),
+			 b->port, (unsigned long)(b->expires_ms > now ? (b->expires_ms - now) / 1000 : 0));
+		row(ctx, line);
+	}
+}
+
+int px_reg_init(void)
+{
+	/* buckets: about one per entry at the sizes sipfp is built for */
+	if (hidx_init(&px_by_aor, 1u << 17, 1024) || hidx_init(&px_by_contact, 1u << 17, 1024))
+		return -1;
+	px_bind_reset();
+	return store_binding_each(px_e.db, load_binding, NULL);
+}
