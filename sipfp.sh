@@ -8,11 +8,11 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 deps=(meson ninja-build pkg-config gcc libc6-dev libdpdk-dev dpdk dpdk-dev libssl-dev
-      libcmocka-dev libsqlite3-dev sqlite3 sip-tester tshark iproute2 python3 procps)
-# only for the tests: libFuzzer with ASan/UBSan, libosip2 for the
-# differential harness (a second SIP parser to compare the scanner with),
-# baresip for a real softphone pair
-test_deps=(clang libclang-rt-14-dev libosip2-dev baresip-core)
+      libcmocka-dev libsqlite3-dev sqlite3 libosip2-dev sip-tester tshark iproute2 python3 procps)
+# only for the tests: libFuzzer with ASan/UBSan, baresip for a real
+# softphone pair (libosip2, which the control process links for SDP, also
+# serves the differential harness as a second SIP parser)
+test_deps=(clang libclang-rt-14-dev baresip-core)
 
 install_deps() {
 	[ "$(id -u)" = 0 ] || { echo "sipfp.sh: run as root (apt, hugepages, TAP)" >&2; exit 1; }

@@ -451,7 +451,7 @@ static void in_dialog(const struct sfp_sip_meta *mt, const char *p, const struct
 			px_reach(&b->b, &ip, &port);
 	}
 	char br[48];
-	px_make_branch(m->call_id, m->top_via.branch, m->method == SFP_M_ACK ? "ack" : "px_dlg", br);
+	px_make_branch(m->call_id, m->top_via.branch, m->method == SFP_M_ACK ? "ack" : "dlg", br);
 	size_t n = fwd_request(px_obuf, sizeof(px_obuf), mt, p, m, m->ruri, br, false, true, false);
 	if (!n)
 		return;
@@ -529,7 +529,7 @@ static bool branch_is_ours(const struct sfp_sip *m)
 	if (m->n_via < 2 || sfp_via_parse(m->via[1], &v1) < 0)
 		return false;
 	struct sfp_str b = m->top_via.branch;
-	px_make_branch(m->call_id, v1.branch, "px_dlg", br);
+	px_make_branch(m->call_id, v1.branch, "dlg", br);
 	if (px_str_is(b, br))
 		return true;
 	while (b.n && b.p[b.n - 1] >= '0' && b.p[b.n - 1] <= '9')

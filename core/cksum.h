@@ -62,4 +62,17 @@ static inline uint16_t sfp_csum_fold(uint64_t s)
 	return (uint16_t)s;
 }
 
+/* RFC 1624 eqn. 3, HC' = ~(~HC + ~m + m'): the checksum hc (as stored)
+ * after 16-bit words of the covered data change from old to new (as
+ * stored; byte order does not matter, RFC 1071 2(B)).  For relaying
+ * without summing the payload again. */
+static inline uint16_t sfp_csum_update(uint16_t hc, const uint16_t *old, const uint16_t *new,
+				       unsigned nwords)
+{
+	uint64_t s = (uint16_t)~hc;
+	for (unsigned i = 0; i < nwords; i++)
+		s += (uint16_t)~old[i] + (uint64_t)new[i];
+	return (uint16_t)~sfp_csum_fold(s);
+}
+
 #endif

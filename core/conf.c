@@ -197,3 +197,28 @@ void sfp_config_print_template(void *fp)
 	for (size_t i = 0; i < NKEYS; i++)
 		fprintf(f, "# %s\n%s = %s\n\n", keys[i].help, keys[i].name, keys[i].def);
 }
+
+int sfp_config_port_range(const char *s, uint32_t *first, uint32_t *last, char *err, size_t errlen)
+{
+	char *e;
+	unsigned long a = strtoul(s, &e, 10), b;
+	if (e == s || *e != '-') {
+		snprintf(err, errlen, "'%s' is not a port range FIRST-LAST", s);
+		return -1;
+	}
+	const char *t = e + 1;
+	b = strtoul(t, &e, 10);
+	if (e == t || *e) {
+		snprintf(err, errlen, "'%s' is not a port range FIRST-LAST", s);
+		return -1;
+	}
+	/* RTP on even ports (RFC 3550 11), four ports a stream */
+	if (a < 1024 || b > 65535 || a > b || (a & 1) || b - a + 1 < 4) {
+		snprintf(err, errlen, "port range '%s': FIRST even and >= 1024, LAST <= 65535, "
+			 "at least 4 ports", s);
+		return -1;
+	}
+	*first = (uint32_t)a;
+	*last = (uint32_t)b;
+	return 0;
+}

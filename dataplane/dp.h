@@ -9,6 +9,8 @@
 
 #include <rte_ether.h>
 #include <rte_hash.h>
+#include <rte_ip.h>
+#include <rte_udp.h>
 
 #include "admission.h"
 #include "arp_cache.h"
@@ -47,6 +49,7 @@ struct dp_worker {
 	struct sfp_rl_limits rll;/* copy of the shared limits, refreshed on change */
 	uint32_t limits_gen;
 	uint64_t now_ms;         /* at the start of the burst */
+	uint64_t now_us;         /* the same instant, microseconds (RTP jitter) */
 	bool ood_reserved;       /* this burst found the ring below ood_reserve */
 };
 
@@ -83,6 +86,8 @@ struct dp {
 	struct sfp_ua_list ua;   /* read-only after start */
 	unsigned ood_reserve;    /* ring slots out-of-dialog requests leave free */
 	struct sfp_state *st;
+	struct sfp_media_table *media; /* NULL: media = no */
+	uint32_t media_addr;     /* network byte order */
 	struct rte_hash *creds;
 	struct rte_rcu_qsbr *qsv;
 	struct rte_rcu_qsbr_dq *cred_dq;
@@ -99,11 +104,16 @@ extern struct dp g_dp;
  * over 100 ms within a minute on a VM, and nonce times, ban expiries and
  * the rx_ms handed to the control process must agree with the system
  * clock other processes and nodes read */
-static inline uint64_t dp_now_ms(void)
+static inline uint64_t dp_now_us(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static inline uint64_t dp_now_ms(void)
+{
+	return dp_now_us() / 1000;
 }
 
 /* dp_creds.c: the credential replica (main lcore writes, workers read) */
@@ -118,6 +128,15 @@ void dp_admit_free(struct dp *dp);
 void dp_admit_poll(struct dp *dp, uint64_t now, uint64_t *cnt);
 void dp_admit_tick(struct dp *dp, uint64_t now, uint64_t *cnt);
 void dp_admit_apply(struct dp *dp, const struct sfp_msg *m, uint64_t now);
+
+/* dp_media.c: the media flow table and relay */
+int dp_media_init(struct dp *dp, char *err, size_t errlen);
+void dp_media_apply(struct dp *dp, const struct sfp_msg *m, uint64_t now);
+/* m is a UDP datagram for a port of the media range: relayed into tx (at
+ * most cap), or dropped and counted */
+void dp_media_relay(struct dp_worker *w, struct rte_mbuf *m, struct rte_ether_hdr *eth,
+		    struct rte_ipv4_hdr *ip, struct rte_udp_hdr *udp, uint32_t ulen,
+		    struct rte_mbuf **tx, unsigned *ntx, unsigned cap);
 
 /* dp_worker.c */
 int dp_worker_main(void *arg);

@@ -344,8 +344,11 @@ static void objects_init(void)
 		die("rings: %s", rte_strerror(rte_errno));
 	sfp_arp_init(g_dp.arp, g_dp.addr, (uint8_t)g_dp.cfg.prefix_len, g_dp.gateway);
 	char err[256];
-	if (dp_admit_init(&g_dp, err, sizeof(err)))
+	if (dp_admit_init(&g_dp, err, sizeof(err)) || dp_media_init(&g_dp, err, sizeof(err)))
 		die("%s", err);
+	if (g_dp.media)
+		DP_LOG(INFO, "media relayed on ports %s of %s", g_dp.cfg.media_ports,
+		       g_dp.cfg.media_addr[0] ? g_dp.cfg.media_addr : g_dp.cfg.addr);
 }
 
 static void workers_init(void)
@@ -525,6 +528,8 @@ static void poll_ctl_ring(struct dp_worker *mw)
 		if (m.h.op != SFP_OP_SIP_TX) {
 			if (m.h.op == SFP_OP_SEG)
 				g_dp.st->ctl_msgs_bad++; /* a segment without its head */
+			else if (m.h.op == SFP_OP_MEDIA_SET || m.h.op == SFP_OP_MEDIA_DEL)
+				dp_media_apply(&g_dp, &m, dp_now_ms());
 			else if (m.h.op >= SFP_OP_BAN_ADD)
 				dp_admit_apply(&g_dp, &m, dp_now_ms());
 			else

@@ -337,7 +337,8 @@ static bool handle_arp(struct dp_worker *w, struct rte_mbuf *m, struct rte_ether
 	}
 	struct rte_arp_hdr *a = (struct rte_arp_hdr *)(eth + 1);
 	if (a->arp_hardware != htons(RTE_ARP_HRD_ETHER) || a->arp_protocol != htons(RTE_ETHER_TYPE_IPV4) ||
-	    a->arp_hlen != 6 || a->arp_plen != 4 || a->arp_data.arp_tip != g_dp.addr) {
+	    a->arp_hlen != 6 || a->arp_plen != 4 ||
+	    (a->arp_data.arp_tip != g_dp.addr && (!g_dp.media || a->arp_data.arp_tip != g_dp.media_addr))) {
 		CNT(w, ARP_OTHER);
 		return false;
 	}
@@ -351,11 +352,12 @@ static bool handle_arp(struct dp_worker *w, struct rte_mbuf *m, struct rte_ether
 		return false;
 	}
 	/* RFC 826: answer in place */
+	uint32_t asked = a->arp_data.arp_tip; /* ours: checked above */
 	a->arp_opcode = htons(RTE_ARP_OP_REPLY);
 	a->arp_data.arp_tha = a->arp_data.arp_sha;
 	a->arp_data.arp_tip = a->arp_data.arp_sip;
 	rte_ether_addr_copy(&g_dp.mac, &a->arp_data.arp_sha);
-	a->arp_data.arp_sip = g_dp.addr;
+	a->arp_data.arp_sip = asked;
 	rte_ether_addr_copy(&eth->src_addr, &eth->dst_addr);
 	rte_ether_addr_copy(&g_dp.mac, &eth->src_addr);
 	tx[(*ntx)++] = m;
@@ -433,7 +435,7 @@ static void process(struct dp_worker *w, struct rte_mbuf *m, struct rte_mbuf **t
 		CNT(w, IP_CSUM);
 		goto free;
 	}
-	if (ip->dst_addr != g_dp.addr) {
+	if (ip->dst_addr != g_dp.addr && (!g_dp.media || ip->dst_addr != g_dp.media_addr)) {
 		CNT(w, ETH_NOT_US);
 		goto free;
 	}
@@ -498,6 +500,11 @@ static void process(struct dp_worker *w, struct rte_mbuf *m, struct rte_mbuf **t
 	    ulen < sizeof(*udp) || ulen > tot - ihl) {
 		CNT(w, UDP_BAD);
 		goto free;
+	}
+	/* media: looked up by port before any SIP work */
+	if (g_dp.media && (uint32_t)rte_be_to_cpu_16(udp->dst_port) - g_dp.media->base < g_dp.media->n) {
+		dp_media_relay(w, m, eth, ip, udp, ulen, tx, ntx, TX_CAP);
+		return;
 	}
 	if (udp->dst_port != htons(g_dp.cfg.sip_port)) {
 		CNT(w, UDP_PORT);
@@ -617,7 +624,8 @@ int dp_worker_main(void *arg)
 			continue;
 		}
 		idle = 0;
-		w->now_ms = dp_now_ms(); /* once per burst: nonce, bans, buckets */
+		w->now_us = dp_now_us(); /* once per burst: nonce, bans, buckets, RTP */
+		w->now_ms = w->now_us / 1000;
 		refresh_nonce(w);
 		refresh_limits(w);
 		w->ood_reserved = false;

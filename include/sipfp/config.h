@@ -52,6 +52,12 @@
 	_(reg_min_expires,   U32,  "60",         "shortest registration accepted; shorter gets 423 (RFC 3261 10.3)") \
 	_(reg_max_expires,   U32,  "86400",      "longest registration granted") \
 	_(reg_default_expires, U32, "3600",      "registration time when the REGISTER names none") \
+	_(media,             BOOL, "yes",        "anchor media: rewrite SDP, relay RTP/RTCP on the fast path (no: signalling only)") \
+	_(media_addr,        STR,  "",           "IPv4 address in the SDP sipfp writes, media is relayed on (empty: addr)") \
+	_(media_ports,       STR,  "20000-39999","local UDP ports for relayed media, FIRST-LAST (4 per audio/video stream)") \
+	_(media_port_quarantine_s, U32, "30",    "a freed port is not given to another call for this long (stale packets)") \
+	_(media_latch,       STR,  "on",         "symmetric RTP: on (latch to the first source), strict (only the SIP source address), off") \
+	_(media_latch_window_s, U32, "10",       "latching allowed this long after a stream starts or a re-INVITE") \
 	_(src_rate,          U32,  "200",        "SIP messages per second accepted from one source address (0: no limit)") \
 	_(src_burst,         U32,  "400",        "messages a source may send at once before src_rate applies (at most 4000)") \
 	_(ood_rate,          U32,  "20",         "out-of-dialog requests per second from one source address (0: no limit)") \
@@ -91,6 +97,8 @@ int sfp_config_set_kv(struct sfp_config *c, const char *kv, char *err, size_t er
 int sfp_config_load(struct sfp_config *c, const char *path, char *err, size_t errlen);
 /* the effective configuration as `key = value` lines; bytes written */
 size_t sfp_config_dump(const struct sfp_config *c, char *buf, size_t len);
+/* "FIRST-LAST" (media_ports): 0, or -1 with a message in err */
+int sfp_config_port_range(const char *s, uint32_t *first, uint32_t *last, char *err, size_t errlen);
 /* documented template with every key, its default and help */
 void sfp_config_print_template(void *stdio_file);
 

@@ -47,6 +47,12 @@
 	_(FRAG_QUOTA,         "drop_frag_quota",       "fragments dropped: their source already holds frag_per_source incomplete datagrams") \
 	_(FRAG_EVICTED,       "drop_frag_evicted",     "fragments dropped: their incomplete datagram gave its slot to a newer one") \
 	_(FRAG_TIMEOUT,       "drop_frag_timeout",     "fragments dropped: their datagram never completed (swept)") \
+	_(MEDIA_RELAYED,      "media_relayed",         "RTP/RTCP packets relayed between the legs of a call") \
+	_(MEDIA_LATCHED,      "media_latched",         "media legs latched to their source (symmetric RTP)") \
+	_(MEDIA_NO_FLOW,      "drop_media_no_flow",    "media dropped: no call uses that port") \
+	_(MEDIA_SRC,          "drop_media_source",     "media dropped: from a source other than the leg's latched one") \
+	_(MEDIA_NO_PEER,      "drop_media_no_peer",    "media dropped: the other leg's address is not known yet") \
+	_(MEDIA_BAD,          "drop_media_malformed",  "media dropped: fragmented, or no room to send") \
 	_(UDP_BAD,            "drop_udp_malformed",    "UDP dropped: bad length") \
 	_(UDP_CSUM,           "drop_udp_checksum",     "UDP dropped: checksum wrong") \
 	_(UDP_PORT,           "drop_udp_port",         "UDP dropped: not our SIP port") \

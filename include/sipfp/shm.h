@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include "sipfp/admit.h"
 #include "sipfp/counters.h"
+#include "sipfp/media.h"
 
 #define SFP_MZ_STATE        "sipfp_state"      /* struct sfp_state */
 #define SFP_MP_MBUF         "sipfp_mbuf"       /* packet buffers, data plane only */
@@ -58,6 +59,9 @@ enum sfp_op {
 	SFP_OP_LIMIT_SET = 12,  /* key (a name of SFP_LIMITS), value */
 	SFP_OP_ADMIT_RESET = 13,/* forget manual bans, run-time allow entries and
 				 * limits set at run time: a full set follows */
+	/* control -> data plane: media flows (u.media, media.h) */
+	SFP_OP_MEDIA_SET = 14,  /* install or update the flow of one local port */
+	SFP_OP_MEDIA_DEL = 15,  /* remove it */
 };
 
 /* SIP_RX flags */
@@ -126,6 +130,7 @@ struct sfp_msg {
 		} sip;                          /* SIP_RX, SIP_TX */
 		struct sfp_cred_msg cred;       /* CRED_SET, CRED_DEL */
 		struct sfp_admit_msg adm;       /* BAN_*, ALLOW_*, LIMIT_SET */
+		struct sfp_media_msg media;     /* MEDIA_SET, MEDIA_DEL */
 		uint8_t seg[SFP_SEG_DATA];      /* SEG */
 	} u;
 };
