@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -35,6 +36,7 @@
 #include <rte_ring_elem.h>
 
 #include "admission.h"
+#include "media.h"
 #include "proxy.h"
 #include "ring_msg.h"
 #include "sip_logic.h"
@@ -200,6 +202,17 @@ static void sip_send(const struct sfp_sip_meta *to, uint16_t dst_port, const cha
 	if (nseg && rte_ring_enqueue_bulk_elem(C.from_ctl, msgs, SFP_MSG_SIZE, nseg, NULL) == nseg)
 		cnt.tx_msgs++;
 	else
+		cnt.tx_full++;
+}
+
+/* media flows: a full ring waits a little (push), never for ever */
+static void media_push(uint16_t op, const struct sfp_media_msg *mm)
+{
+	struct sfp_msg m;
+	msg_head(&m, op);
+	m.h.gen = C.gen;
+	m.u.media = *mm;
+	if (push(&m, 1))
 		cnt.tx_full++;
 }
 
@@ -885,6 +898,12 @@ static int command(char **w, int nw, char *payload, struct out *o, char *err, si
 		px_reg_list(out_row, o, now_ms());
 		return 0;
 	}
+	if (nw == 2 && !strcmp(w[0], "media") && !strcmp(w[1], "list")) {
+		oprintf(o, "call_id\tstream\tcaller_port\tcaller\tcallee_port\tcallee\t"
+			   "pkts_from_caller\tpkts_from_callee\tjitter_caller_ms\tjitter_callee_ms\tidle_s\n");
+		md_list(out_row, o, now_ms());
+		return 0;
+	}
 	if (nw == 2 && !strcmp(w[0], "dialog") && !strcmp(w[1], "list")) {
 		oprintf(o, "state\tcaller\tcallee\tcall_id\tage\n");
 		px_dialog_list(out_row, o, now_ms());
@@ -897,7 +916,7 @@ static int command(char **w, int nw, char *payload, struct out *o, char *err, si
 	if (nw >= 1 && !strcmp(w[0], "limit"))
 		return cmd_limit(w, nw, o, err, errlen);
 	snprintf(err, errlen, "unknown command (try: user add|del|list|import, stats, config show, "
-			      "reg list, dialog list, ban list|add|del, allow list|add|del, "
+			      "reg list, dialog list, media list, ban list|add|del, allow list|add|del, "
 			      "limit show|set|reset)");
 	return -1;
 }
@@ -1095,7 +1114,30 @@ int main(int argc, char **argv)
 		.max_itx = C.cfg.max_transactions, .max_dialogs = C.cfg.max_dialogs,
 		.reg_min = C.cfg.reg_min_expires, .reg_max = C.cfg.reg_max_expires,
 		.reg_default = C.cfg.reg_default_expires,
+		.media = C.cfg.media, .media_push = media_push,
+		.media_quarantine_ms = C.cfg.media_port_quarantine_s * 1000,
+		.media_latch_window_ms = C.cfg.media_latch_window_s * 1000,
 	};
+	if (pe.media) {
+		const struct rte_memzone *mmz = rte_memzone_lookup(SFP_MZ_MEDIA);
+		if (!mmz || ((const struct sfp_media_table *)mmz->addr)->magic != SFP_MEDIA_MAGIC)
+			die("media = yes but the data plane has no %s memzone (started with media = no?)",
+			    SFP_MZ_MEDIA);
+		pe.media_tab = mmz->addr;
+		if (sfp_config_port_range(C.cfg.media_ports, &pe.media_first, &pe.media_last, err,
+					  sizeof(err)))
+			die("media_ports: %s", err);
+		struct in_addr ma = { pe.media_tab->media_addr };
+		inet_ntop(AF_INET, &ma, pe.media_addr, sizeof(pe.media_addr));
+		if (!strcasecmp(C.cfg.media_latch, "on"))
+			pe.media_latch = SFP_LATCH_ON;
+		else if (!strcasecmp(C.cfg.media_latch, "strict"))
+			pe.media_latch = SFP_LATCH_STRICT;
+		else if (!strcasecmp(C.cfg.media_latch, "off"))
+			pe.media_latch = SFP_LATCH_OFF;
+		else
+			die("media_latch '%s' is none of on, strict, off", C.cfg.media_latch);
+	}
 	if (px_init(&pe))
 		die("store: cannot load registrations and dialogs: %s", store_error(C.db));
 	LOG("%u registrations and %u dialogs restored from the store", px_registrations(), px_dialogs());

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "media.h"
 #include "px.h"
 
 /* ---- dialogs -------------------------------------------------------------------- */
@@ -50,6 +51,10 @@ struct store_dialog *px_dlg_add(const struct store_dialog *d)
 /* the last dialog moves into the hole: the array stays dense */
 void px_dlg_remove(struct store_dialog *d)
 {
+	/* a call that was up is over: its media too (an early dialog that
+	 * lost to another branch is not the call) */
+	if (d->state != PX_DLG_EARLY)
+		md_end(d->call_id, "call ended");
 	uint32_t i = (uint32_t)(d - px_dlg), last = px_n_dlg - 1;
 	store_dialog_del(px_e.db, d);
 	hidx_del(&px_by_callid, i, px_hs(d->call_id));

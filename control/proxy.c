@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "media.h"
 #include "px.h"
 
 struct px_counters px_cnt;
@@ -39,9 +40,22 @@ struct px_env px_e;
  * less, Record-Route for a new dialog, our Route entry removed (16.12),
  * our own credentials removed (22.3).
  */
+/* the end of a message we build: Content-Length for the body it carries
+ * (the original, or its SDP rewritten for media anchoring), the body */
+static void put_body(struct sfp_wbuf *w, struct sfp_str body)
+{
+	px_putf(w, "Content-Length: %u\r\n\r\n", body.n);
+	sfp_putstr(w, body);
+}
+
+static bool is_content_length(struct sfp_str name)
+{
+	return px_name_is(name, "content-length", 'l');
+}
+
 static size_t fwd_request(char *out, size_t cap, const struct sfp_sip_meta *mt, const char *p,
 			  const struct sfp_sip *m, struct sfp_str ruri, const char *branch,
-			  bool record_route, bool pop_route, bool strip_pauthz)
+			  bool record_route, bool pop_route, bool strip_pauthz, struct sfp_str body)
 {
 	struct sfp_wbuf w = { out, 0, cap, false };
 	sfp_putstr(&w, m->method_name);
@@ -63,7 +77,8 @@ static size_t fwd_request(char *out, size_t cap, const struct sfp_sip_meta *mt, 
 		} else if (px_name_is(h.name, "max-forwards", 0)) {
 			mf_done = true;
 			px_putf(&w, "Max-Forwards: %d\r\n", m->max_forwards > 0 ? m->max_forwards - 1 : 0);
-		} else if (strip_pauthz && px_name_is(h.name, "proxy-authorization", 0)) {
+		} else if ((strip_pauthz && px_name_is(h.name, "proxy-authorization", 0)) ||
+			   is_content_length(h.name)) {
 			continue;
 		} else if (!route_popped && px_name_is(h.name, "route", 0)) {
 			route_popped = true;
@@ -85,12 +100,22 @@ static size_t fwd_request(char *out, size_t cap, const struct sfp_sip_meta *mt, 
 	}
 	if (!mf_done)
 		sfp_puts(&w, "Max-Forwards: 70\r\n");
-	sfp_puts(&w, "\r\n");
-	sfp_putstr(&w, m->body);
+	put_body(&w, body);
 	return w.full ? 0 : w.n;
 }
 
 char px_obuf[MSG_MAX + 1];
+static char sdp_buf[16384]; /* an SDP body rewritten for media anchoring */
+
+/* the body message m is to carry on: its SDP rewritten when media is
+ * anchored.  A response whose SDP we cannot read goes on as it came. */
+static struct sfp_str out_body(const struct sfp_sip_meta *mt, const char *p, const struct sfp_sip *m)
+{
+	struct sfp_str body;
+	if (md_message(mt, p, m, false, sdp_buf, sizeof(sdp_buf), &body) != MD_OK)
+		body = m->body;
+	return body;
+}
 
 /* a client transaction for the request in px_obuf[0..n), forwarded to
  * ip:port: timer A/E from T1, B/F at 64*T1; NULL when the table is full */
@@ -143,6 +168,8 @@ static void branch_cancel(struct itx *s)
  * it, or one of our own (408, or a response we could not relay as is) */
 static void send_final(struct itx *s)
 {
+	if (!s->reinvite)
+		md_end(s->call_id, "call not answered");
 	if (s->resp) {
 		px_cnt.resp_relayed++;
 		px_e.send(s->resp_ip, s->resp_port, s->resp, s->resp_len);
@@ -208,7 +235,7 @@ static void branch_timeout(struct itx *t, const char *why, uint64_t now)
 
 /* the response as relayed upstream (16.7 step 9): our Via removed; in
  * px_obuf, 0 when it does not fit */
-static size_t relay_form(const char *p, const struct sfp_sip *m)
+static size_t relay_form(const char *p, const struct sfp_sip *m, struct sfp_str body)
 {
 	struct sfp_wbuf w = { px_obuf, 0, sizeof(px_obuf), false };
 	size_t off = px_first_line_end(p, m->msg_len);
@@ -227,10 +254,10 @@ static size_t relay_form(const char *p, const struct sfp_sip *m)
 			}
 			continue;
 		}
-		sfp_put(&w, h.start, (size_t)(h.end - h.start));
+		if (!is_content_length(h.name))
+			sfp_put(&w, h.start, (size_t)(h.end - h.start));
 	}
-	sfp_puts(&w, "\r\n");
-	sfp_putstr(&w, m->body);
+	put_body(&w, body);
 	return w.full ? 0 : w.n;
 }
 
@@ -306,6 +333,23 @@ static void new_invite(const struct sfp_sip_meta *mt, const char *p, const struc
 		px_e.log("INVITE %s -> %s: not registered, 480", mt->user, callee);
 		return;
 	}
+	/* media anchored: the callee sees sipfp's address and ports */
+	struct sfp_str body;
+	switch (md_message(mt, p, m, true, sdp_buf, sizeof(sdp_buf), &body)) {
+	case MD_OK:
+		break;
+	case MD_NO_PORTS: {
+		char ra[32];
+		snprintf(ra, sizeof(ra), "Retry-After: %u\r\n", px_e.lcfg->retry_after);
+		px_cnt.calls_failed++;
+		px_e.respond(mt, m, 503, "Service Unavailable", ra);
+		return;
+	}
+	case MD_BAD_SDP:
+		px_cnt.calls_failed++;
+		px_e.respond(mt, m, 488, "Not Acceptable Here", NULL);
+		return;
+	}
 	/* our branches derive from the caller's (keyed, see branch_is_ours),
 	 * one suffix per contact */
 	char br0[48];
@@ -316,7 +360,7 @@ static void new_invite(const struct sfp_sip_meta *mt, const char *p, const struc
 		char br[64];
 		snprintf(br, sizeof(br), "%s.%u", br0, k);
 		struct sfp_str ruri = { bs[k]->b.contact, strlen(bs[k]->b.contact) };
-		size_t n = fwd_request(px_obuf, sizeof(px_obuf), mt, p, m, ruri, br, true, false, true);
+		size_t n = fwd_request(px_obuf, sizeof(px_obuf), mt, p, m, ruri, br, true, false, true, body);
 		if (!n) {
 			too_big = true;
 			continue;
@@ -336,6 +380,9 @@ static void new_invite(const struct sfp_sip_meta *mt, const char *p, const struc
 	}
 	if (started)
 		return;
+	char cid[128];
+	px_cstr(cid, sizeof(cid), m->call_id);
+	md_end(cid, "not routed");
 	px_cnt.calls_failed++;
 	if (too_big) {
 		px_e.respond(mt, m, 513, "Message Too Large", NULL);
@@ -452,7 +499,17 @@ static void in_dialog(const struct sfp_sip_meta *mt, const char *p, const struct
 	}
 	char br[48];
 	px_make_branch(m->call_id, m->top_via.branch, m->method == SFP_M_ACK ? "ack" : "dlg", br);
-	size_t n = fwd_request(px_obuf, sizeof(px_obuf), mt, p, m, m->ruri, br, false, true, false);
+	struct sfp_str body;
+	switch (md_message(mt, p, m, false, sdp_buf, sizeof(sdp_buf), &body)) {
+	case MD_OK:
+		break;
+	case MD_NO_PORTS:
+	case MD_BAD_SDP:
+		if (m->method != SFP_M_ACK)
+			px_e.respond(mt, m, 488, "Not Acceptable Here", NULL);
+		return;
+	}
+	size_t n = fwd_request(px_obuf, sizeof(px_obuf), mt, p, m, m->ruri, br, false, true, false, body);
 	if (!n)
 		return;
 	px_cnt.indialog_routed++;
@@ -642,7 +699,8 @@ static void response(const struct sfp_sip_meta *mt, const char *p, const struct 
 			uint32_t ip;
 			uint16_t port;
 			size_t n;
-			if (m->n_via >= 2 && px_via_dest(m->via[1], &ip, &port) && (n = relay_form(p, m)))
+			if (m->n_via >= 2 && px_via_dest(m->via[1], &ip, &port) &&
+			    (n = relay_form(p, m, out_body(mt, p, m))))
 				keep_final(t, n, ip, port);
 			if (m->status >= 600) /* 16.7 step 5: no other answer will do */
 				FOR_GROUP(s, t)
@@ -676,7 +734,9 @@ static void response(const struct sfp_sip_meta *mt, const char *p, const struct 
 		px_cnt.resp_stray++;
 		return;
 	}
-	if (!(n = relay_form(p, m)))
+	if (invite && m->status >= 200 && m->status < 300)
+		md_confirm(m->call_id, mt->rx_ms);
+	if (!(n = relay_form(p, m, out_body(mt, p, m))))
 		return;
 	px_cnt.resp_relayed++;
 	px_e.send(ip, port, px_obuf, (uint32_t)n);
@@ -784,6 +844,7 @@ void px_tick(uint64_t now)
 	last = now;
 	px_registrar_tick(now);
 	px_dlg_tick(now);
+	md_tick(now);
 }
 
 /* the power of two at or above n (bucket counts) */
@@ -802,7 +863,7 @@ int px_init(const struct px_env *env)
 	if (getrandom(k, sizeof(k), 0) != (ssize_t)sizeof(k))
 		return -1;
 	hidx_seed(k[0], k[1]);
-	if (px_itx_init(px_e.max_itx) || px_dlg_init(px_e.max_dialogs) || px_reg_init())
+	if (px_itx_init(px_e.max_itx) || px_dlg_init(px_e.max_dialogs) || px_reg_init() || md_init())
 		return -1;
 	return 0;
 }

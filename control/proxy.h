@@ -36,6 +36,16 @@ struct px_env {
 	uint32_t dialog_max_ms;           /* a dialog whose BYE was lost */
 	uint32_t max_itx, max_dialogs;    /* table sizes */
 	uint32_t reg_min, reg_max, reg_default; /* expiry bounds, seconds */
+	/* media anchoring (media.h); media false: signalling only */
+	bool media;
+	char media_addr[16];              /* dotted quad in the SDP we write */
+	uint32_t media_first, media_last; /* media_ports */
+	uint32_t media_quarantine_ms;
+	uint8_t media_latch;              /* enum sfp_latch */
+	uint32_t media_latch_window_ms;
+	/* install (SFP_OP_MEDIA_SET) or remove (SFP_OP_MEDIA_DEL) one flow */
+	void (*media_push)(uint16_t op, const struct sfp_media_msg *mm);
+	const struct sfp_media_table *media_tab; /* the fast path's counters */
 };
 
 #define PX_COUNTERS(_) \
@@ -63,7 +73,11 @@ struct px_env {
 	_(dialogs_timed_out, "dialogs removed at dialog_max_s (BYE lost)") \
 	_(dialogs_untracked, "dialogs not tracked: dialog table full (max_dialogs); calls still routed") \
 	_(dialogs_restored,  "dialogs restored from the store at start") \
-	_(no_route,          "messages dropped: destination not an IPv4 literal")
+	_(no_route,          "messages dropped: destination not an IPv4 literal") \
+	_(media_sessions,    "calls whose media sipfp anchored") \
+	_(media_no_ports,    "calls refused 503: media_ports exhausted") \
+	_(media_bad_sdp,     "SDP bodies sipfp could not read: 488 (requests) or relayed as is (responses)") \
+	_(media_ended,       "media sessions ended (their ports in quarantine)")
 
 struct px_counters {
 #define PX_F(n, h) uint64_t n;

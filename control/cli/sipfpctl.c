@@ -32,6 +32,7 @@ static void usage(FILE *f)
 		"  config show              the data plane's effective configuration\n"
 		"  reg list                 current registrations\n"
 		"  dialog list              calls in progress\n"
+		"  media list               anchored media streams: ports, endpoints, packets, jitter\n"
 		"  ban list                 banned sources, why, for how long\n"
 		"  ban add ADDR[:PORT] [S]  drop a source (S seconds, or until removed)\n"
 		"  ban del ADDR[:PORT]      lift a ban (manual or automatic)\n"

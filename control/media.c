@@ -1,0 +1,406 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Media sessions (media.h): which ports a call uses, what each side's SDP
+ * said, and the flows the fast path relays with.
+ *
+ * Sides: 0 is the caller's (A, whose From-tag started the call), 1 the
+ * callee's (B).  An SDP body always comes from the side it describes: a
+ * request from A or an answer by A describes A.  Each stream has a unit
+ * of four ports: A-facing RTP and RTCP (what A sends to), B-facing RTP
+ * and RTCP.  What arrives on an A-facing port leaves from the matching
+ * B-facing port towards B, and the other way round.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "media.h"
+#include "px.h"
+
+/* ---- the port pool ---------------------------------------------------------- */
+
+int md_pool_init(struct md_unit_pool *p, uint32_t first, uint32_t last, uint32_t quarantine_ms)
+{
+	memset(p, 0, sizeof(*p));
+	if (last < first || last - first + 1 < 4 || last > 65535)
+		return -1;
+	p->first = first;
+	p->n = (last - first + 1) / 4;
+	p->quarantine_ms = quarantine_ms;
+	p->q = calloc(p->n, sizeof(*p->q));
+	p->freed_ms = calloc(p->n, sizeof(*p->freed_ms));
+	if (!p->q || !p->freed_ms)
+		return -1;
+	for (uint32_t i = 0; i < p->n; i++)
+		p->q[i] = i;
+	p->count = p->n;
+	return 0;
+}
+
+uint16_t md_pool_get(struct md_unit_pool *p, uint64_t now_ms)
+{
+	if (!p->count)
+		return 0;
+	/* the head was put back first: if it is still in quarantine, so is
+	 * every other free unit */
+	uint32_t u = p->q[p->head];
+	if (p->freed_ms[u] && now_ms - p->freed_ms[u] < p->quarantine_ms)
+		return 0;
+	p->head = (p->head + 1) % p->n;
+	p->count--;
+	return (uint16_t)(p->first + 4 * u);
+}
+
+void md_pool_put(struct md_unit_pool *p, uint16_t port, uint64_t now_ms)
+{
+	uint32_t u = (port - p->first) / 4;
+	if (port < p->first || u >= p->n || p->count == p->n)
+		return;
+	p->freed_ms[u] = now_ms ? now_ms : 1;
+	p->q[(p->head + p->count) % p->n] = u;
+	p->count++;
+}
+
+void md_pool_free(struct md_unit_pool *p)
+{
+	free(p->q);
+	free(p->freed_ms);
+	memset(p, 0, sizeof(*p));
+}
+
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- sessions ----------------------------------------------------------------- */
+
+struct md_stream {
+	uint16_t port;               /* unit: A-facing RTP = port, B-facing RTP = port + 2 */
+	struct sdp_stream side[2];
+	uint8_t known[2];
+};
+
+struct md_sess {
+	bool used;
+	bool confirmed;
+	uint32_t id;
+	char call_id[128];
+	char a_tag[64];
+	uint32_t sig_ip[2];          /* where each side's signalling came from */
+	uint8_t mac[2][6];
+	uint64_t created_ms, confirmed_ms;
+	unsigned n;
+	struct md_stream st[SDP_MAX_STREAMS];
+};
+
+static struct md_sess *sess;
+static uint32_t max_sess, n_sess, next_id;
+static uint32_t *free_sess, n_free;
+static struct hidx by_call;
+static struct md_unit_pool pool;
+
+unsigned md_sessions(void) { return n_sess; }
+
+int md_init(void)
+{
+	if (!px_e.media)
+		return 0;
+	max_sess = px_e.max_dialogs ? px_e.max_dialogs : 1;
+	sess = calloc(max_sess, sizeof(*sess));
+	free_sess = calloc(max_sess, sizeof(*free_sess));
+	if (!sess || !free_sess || hidx_init(&by_call, px_pow2(max_sess), max_sess) ||
+	    md_pool_init(&pool, px_e.media_first, px_e.media_last, px_e.media_quarantine_ms))
+		return -1;
+	for (uint32_t i = max_sess; i-- > 0;)
+		free_sess[n_free++] = i;
+	return 0;
+}
+
+static struct md_sess *find(struct sfp_str call_id)
+{
+	if (!sess)
+		return NULL;
+	for (uint32_t i = hidx_first(&by_call, px_hstr(call_id)); i != HIDX_NONE;
+	     i = hidx_next(&by_call, i))
+		if (sess[i].used && px_str_is(call_id, sess[i].call_id))
+			return &sess[i];
+	return NULL;
+}
+
+static struct md_sess *create(const struct sfp_sip *m, uint64_t now)
+{
+	if (!n_free || m->call_id.n >= sizeof(sess[0].call_id) || m->from_tag.n >= sizeof(sess[0].a_tag))
+		return NULL;
+	uint32_t i = free_sess[--n_free];
+	struct md_sess *s = &sess[i];
+	memset(s, 0, sizeof(*s));
+	s->used = true;
+	s->id = ++next_id;
+	px_cstr(s->call_id, sizeof(s->call_id), m->call_id);
+	px_cstr(s->a_tag, sizeof(s->a_tag), m->from_tag);
+	s->created_ms = now;
+	hidx_add(&by_call, i, px_hs(s->call_id));
+	n_sess++;
+	px_cnt.media_sessions++;
+	return s;
+}
+
+/* the Content-Type says SDP (RFC 3261 20.15; 'c' compact) */
+static bool is_sdp(const char *p, const struct sfp_sip *m)
+{
+	size_t off = px_first_line_end(p, m->msg_len);
+	struct px_rawh h;
+	while (px_hdr_next(p, m->msg_len, &off, &h))
+		if (px_name_is(h.name, "content-type", 'c')) {
+			struct sfp_str v = h.value;
+			while (v.n && (*v.p == ' ' || *v.p == '\t'))
+				v.p++, v.n--;
+			return v.n >= 15 && !strncasecmp(v.p, "application/sdp", 15);
+		}
+	return false;
+}
+
+static void push(uint16_t op, uint16_t port, uint16_t out_port, const struct sdp_stream *to,
+		 bool rtcp, const struct md_sess *s, unsigned stream, unsigned leg, bool reset)
+{
+	struct sfp_media_msg mm;
+	memset(&mm, 0, sizeof(mm));
+	mm.port = port;
+	mm.out_port = out_port;
+	if (to) {
+		mm.to_ip = to->ip;
+		mm.to_port = to->port ? (rtcp ? to->rtcp_port : to->port) : 0;
+		mm.clock_khz = to->clock_khz;
+	}
+	mm.latch = px_e.media_latch;
+	mm.rtcp = rtcp;
+	mm.expect_ip = s->sig_ip[leg];
+	memcpy(mm.to_mac, s->mac[!leg], 6);
+	mm.latch_window_ms = px_e.media_latch_window_ms;
+	mm.session = s->id;
+	mm.stream = (uint8_t)stream;
+	mm.leg = (uint8_t)leg;
+	mm.reset = reset;
+	px_e.media_push(op, &mm);
+}
+
+/* the four flows of stream i, as far as the sides are known */
+static void install(const struct md_sess *s, unsigned i, bool reset)
+{
+	const struct md_stream *st = &s->st[i];
+	const struct sdp_stream *a = st->known[0] ? &st->side[0] : NULL;
+	const struct sdp_stream *b = st->known[1] ? &st->side[1] : NULL;
+	/* A-facing ports receive from A and send to B, from B-facing ports */
+	push(SFP_OP_MEDIA_SET, st->port, st->port + 2, b, false, s, i, 0, reset);
+	push(SFP_OP_MEDIA_SET, st->port + 1, st->port + 3, b, true, s, i, 0, reset);
+	push(SFP_OP_MEDIA_SET, st->port + 2, st->port, a, false, s, i, 1, reset);
+	push(SFP_OP_MEDIA_SET, st->port + 3, st->port + 1, a, true, s, i, 1, reset);
+}
+
+static void release(struct md_sess *s, uint64_t now)
+{
+	uint32_t i = (uint32_t)(s - sess);
+	for (unsigned k = 0; k < s->n; k++) {
+		if (!s->st[k].port)
+			continue;
+		for (uint16_t d = 0; d < 4; d++) {
+			struct sfp_media_msg mm = { .port = (uint16_t)(s->st[k].port + d) };
+			px_e.media_push(SFP_OP_MEDIA_DEL, &mm);
+		}
+		md_pool_put(&pool, s->st[k].port, now);
+	}
+	hidx_del(&by_call, i, px_hs(s->call_id));
+	s->used = false;
+	free_sess[n_free++] = i;
+	n_sess--;
+	px_cnt.media_ended++;
+}
+
+enum md_rc md_message(const struct sfp_sip_meta *mt, const char *p, const struct sfp_sip *m,
+		      bool new_call, char *out, size_t cap, struct sfp_str *body)
+{
+	*body = m->body;
+	if (!px_e.media)
+		return MD_OK;
+	struct md_sess *s = find(m->call_id);
+	if (!s && new_call && !(s = create(m, mt->rx_ms))) {
+		/* no room to track it: the call goes unanchored, as a proxy */
+		return MD_OK;
+	}
+	if (!s || !m->body.n || !is_sdp(p, m))
+		return MD_OK;
+	/* which side this SDP describes: its sender's */
+	bool from_a = px_str_is(m->from_tag, s->a_tag);
+	unsigned side = m->request ? !from_a : from_a;
+	struct sdp_info in;
+	enum sdp_err e = sdp_read(m->body.p, m->body.n, &in);
+	if (e != SDP_OK) {
+		px_cnt.media_bad_sdp++;
+		px_e.log("call %s: %s from the %s, %s", s->call_id, sdp_strerror(e),
+			 side ? "callee" : "caller", m->request ? "488" : "relayed as is");
+		if (new_call)
+			release(s, mt->rx_ms);
+		return MD_BAD_SDP;
+	}
+	/* a unit of ports for every stream not seen before */
+	uint16_t ports[SDP_MAX_STREAMS];
+	bool fresh[SDP_MAX_STREAMS] = { false };
+	for (unsigned i = 0; i < in.n; i++) {
+		if (i >= s->n || !s->st[i].port) {
+			uint16_t u = md_pool_get(&pool, mt->rx_ms);
+			if (!u) {
+				px_cnt.media_no_ports++;
+				px_e.log("call %s: media_ports exhausted", s->call_id);
+				if (new_call)
+					release(s, mt->rx_ms);
+				return MD_NO_PORTS;
+			}
+			s->st[i].port = u;
+			fresh[i] = true;
+			if (i >= s->n)
+				s->n = i + 1;
+		}
+		/* what the other side is to send to: the ports facing this one's
+		 * peer... which face the other side */
+		ports[i] = (uint16_t)(s->st[i].port + (side == 0 ? 2 : 0));
+	}
+	size_t n;
+	e = sdp_write(m->body.p, m->body.n, px_e.media_addr, ports, in.n, out, cap, &n);
+	if (e != SDP_OK) {
+		px_cnt.media_bad_sdp++;
+		if (new_call)
+			release(s, mt->rx_ms);
+		return MD_BAD_SDP;
+	}
+	s->sig_ip[side] = mt->src_ip;
+	memcpy(s->mac[side], mt->mac, 6);
+	for (unsigned i = 0; i < in.n; i++) {
+		s->st[i].side[side] = in.s[i];
+		s->st[i].known[side] = 1;
+		install(s, i, fresh[i]);
+	}
+	body->p = out;
+	body->n = n;
+	return MD_OK;
+}
+
+void md_confirm(struct sfp_str call_id, uint64_t now)
+{
+	struct md_sess *s = find(call_id);
+	if (s && !s->confirmed) {
+		s->confirmed = true;
+		s->confirmed_ms = now;
+	}
+}
+
+/* packets, loss and worst jitter of what one leg sent (the flows of its
+ * facing RTP port), read from the fast path's counters */
+struct leg_sum {
+	uint64_t pkts, bytes, lost, drops;
+	uint32_t max_jitter_ms;
+};
+
+static void leg_sum(const struct md_sess *s, unsigned leg, struct leg_sum *o)
+{
+	const struct sfp_media_table *t = px_e.media_tab;
+	memset(o, 0, sizeof(*o));
+	if (!t)
+		return;
+	for (unsigned k = 0; k < s->n; k++) {
+		for (unsigned d = 0; d < 2; d++) {
+			uint32_t i = s->st[k].port + 2 * leg + d - t->base;
+			if (!s->st[k].port || i >= t->n)
+				continue;
+			const struct sfp_media_flow *f = &t->f[i];
+			o->pkts += f->s.pkts;
+			o->bytes += f->s.bytes;
+			o->drops += f->s.drop_src + f->s.drop_other;
+			if (d == 0 && f->s.seq_init) {
+				uint64_t expected = f->s.cycles + f->s.max_seq - f->s.base_seq + 1;
+				if (expected > f->s.rtp_pkts)
+					o->lost += expected - f->s.rtp_pkts;
+				uint32_t khz = f->c.clock_khz ? f->c.clock_khz : 8;
+				uint32_t j = f->s.max_jitter_q4 / 16 / khz;
+				if (j > o->max_jitter_ms)
+					o->max_jitter_ms = j;
+			}
+		}
+	}
+}
+
+void md_end(const char *call_id, const char *why)
+{
+	struct md_sess *s = find((struct sfp_str){ call_id, strlen(call_id) });
+	if (!s)
+		return;
+	uint64_t now = 0, wall = wall_ms();
+	for (unsigned k = 0; k < s->n && px_e.media_tab; k++) {
+		uint32_t i = s->st[k].port - px_e.media_tab->base;
+		for (unsigned d = 0; d < 4 && s->st[k].port && i + d < px_e.media_tab->n; d++)
+			if (px_e.media_tab->f[i + d].s.last_ms > now)
+				now = px_e.media_tab->f[i + d].s.last_ms;
+	}
+	struct leg_sum a, b;
+	leg_sum(s, 0, &a);
+	leg_sum(s, 1, &b);
+	uint64_t start = s->confirmed ? s->confirmed_ms : s->created_ms;
+	px_e.log("media %s: %s; %u stream(s), %.1f s; caller->callee %lu pkts %lu lost, max jitter %u ms; "
+		 "callee->caller %lu pkts %lu lost, max jitter %u ms; dropped %lu",
+		 s->call_id, why, s->n, now > start ? (double)(now - start) / 1000.0 : 0.0,
+		 (unsigned long)a.pkts, (unsigned long)a.lost, a.max_jitter_ms,
+		 (unsigned long)b.pkts, (unsigned long)b.lost, b.max_jitter_ms,
+		 (unsigned long)(a.drops + b.drops));
+	release(s, wall);
+}
+
+void md_tick(uint64_t now)
+{
+	/* calls that never got their 2xx (and whose failure we did not see,
+	 * e.g. a table full), or whose dialog was never tracked */
+	uint64_t setup_max = px_e.timer_c_ms + 64ull * px_e.t1_ms + 5000;
+	for (uint32_t i = 0; sess && i < max_sess; i++) {
+		struct md_sess *s = &sess[i];
+		if (!s->used)
+			continue;
+		if ((!s->confirmed && now - s->created_ms > setup_max) ||
+		    (s->confirmed && now - s->confirmed_ms > px_e.dialog_max_ms))
+			md_end(s->call_id, s->confirmed ? "dialog_max_s reached" : "never answered");
+	}
+}
+
+void md_list(px_row_fn row, void *ctx, uint64_t now)
+{
+	const struct sfp_media_table *t = px_e.media_tab;
+	char line[512], ab[16], bb[16];
+	for (uint32_t i = 0; sess && i < max_sess; i++) {
+		const struct md_sess *s = &sess[i];
+		if (!s->used)
+			continue;
+		for (unsigned k = 0; k < s->n; k++) {
+			const struct md_stream *st = &s->st[k];
+			uint64_t p[2] = { 0, 0 }, last = 0;
+			uint32_t jit[2] = { 0, 0 };
+			for (unsigned leg = 0; t && leg < 2; leg++) {
+				uint32_t f = st->port + 2 * leg - t->base;
+				if (!st->port || f >= t->n)
+					continue;
+				p[leg] = t->f[f].s.pkts;
+				jit[leg] = t->f[f].s.jitter_q4 / 16 / (t->f[f].c.clock_khz ? t->f[f].c.clock_khz : 8);
+				if (t->f[f].s.last_ms > last)
+					last = t->f[f].s.last_ms;
+			}
+			snprintf(line, sizeof(line), "%.127s\t%u\t%u\t%s:%u\t%u\t%s:%u\t%lu\t%lu\t%u\t%u\t%lu",
+				 s->call_id, k, st->port, px_ipstr(st->side[0].ip, ab), st->side[0].port,
+				 st->port + 2, px_ipstr(st->side[1].ip, bb), st->side[1].port,
+				 (unsigned long)p[0], (unsigned long)p[1], jit[0], jit[1],
+				 (unsigned long)(last && now > last ? (now - last) / 1000 : 0));
+			row(ctx, line);
+		}
+	}
+}
