@@ -73,6 +73,8 @@ void dp_media_apply(struct dp *dp, const struct sfp_msg *m, uint64_t now)
 	} else {
 		if (q->reset || !f->c.active)
 			memset(&f->s, 0, sizeof(f->s));
+		else if (q->latch_window_ms)
+			f->s.latched = 0; /* new SDP (a re-INVITE): may latch anew, in the window */
 		f->c.gen = m->h.gen;
 		f->c.latch = q->latch;
 		f->c.rtcp = q->rtcp;
@@ -166,27 +168,31 @@ void dp_media_relay(struct dp_worker *w, struct rte_mbuf *m, struct rte_ether_hd
 		CNT(w, MEDIA_BAD);
 		goto drop;
 	}
-	/* symmetric RTP: the leg's endpoint is who sends to this port.  A
-	 * source is taken (latched) within the window after the stream
-	 * starts or a re-INVITE, else only the SIP source address; once
-	 * latched, any other source is refused (no hijacking mid-call). */
+	/* symmetric RTP: the leg's endpoint is who sends to this port.  The
+	 * first source is taken (latched) within the window after the stream
+	 * starts or a re-INVITE (strict: only the SIP source address), and
+	 * after the window only the SIP source address is; once latched, any
+	 * other source is refused: a third party cannot take the stream. */
 	uint32_t src = ip->src_addr;
 	uint16_t sport = rte_be_to_cpu_16(udp->src_port);
-	if (c.latch != SFP_LATCH_OFF && (!s->latched || s->src_ip != src || s->src_port != sport)) {
-		bool window = w->now_ms < c.latch_until_ms;
-		bool ok = c.latch == SFP_LATCH_STRICT || !window ? src == c.expect_ip : true;
-		if (s->latched && !window)
-			ok = false;
-		if (!ok) {
+	if (c.latch != SFP_LATCH_OFF) {
+		if (!s->latched) {
+			bool window = w->now_ms < c.latch_until_ms;
+			if (!(window && c.latch == SFP_LATCH_ON) && src != c.expect_ip) {
+				s->drop_src++;
+				CNT(w, MEDIA_SRC);
+				goto drop;
+			}
+			s->src_ip = src;
+			s->src_port = sport;
+			memcpy(s->src_mac, eth->src_addr.addr_bytes, 6);
+			s->latched = 1;
+			CNT(w, MEDIA_LATCHED);
+		} else if (s->src_ip != src || s->src_port != sport) {
 			s->drop_src++;
 			CNT(w, MEDIA_SRC);
 			goto drop;
 		}
-		s->src_ip = src;
-		s->src_port = sport;
-		memcpy(s->src_mac, eth->src_addr.addr_bytes, 6);
-		s->latched = 1;
-		CNT(w, MEDIA_LATCHED);
 	}
 	/* where the other leg is: where its packets come from, once latched,
 	 * else where its SDP said */
