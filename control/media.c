@@ -19,6 +19,7 @@
 
 #include "media.h"
 #include "px.h"
+#include "rtp_stats.h"
 
 /* ---- the port pool ---------------------------------------------------------- */
 
@@ -322,9 +323,7 @@ static void leg_sum(const struct md_sess *s, unsigned leg, struct leg_sum *o)
 			o->bytes += f->s.bytes;
 			o->drops += f->s.drop_src + f->s.drop_other;
 			if (d == 0 && f->s.seq_init) {
-				uint64_t expected = f->s.cycles + f->s.max_seq - f->s.base_seq + 1;
-				if (expected > f->s.rtp_pkts)
-					o->lost += expected - f->s.rtp_pkts;
+				o->lost += sfp_rtp_lost(&f->s);
 				uint32_t khz = f->c.clock_khz ? f->c.clock_khz : 8;
 				uint32_t j = f->s.max_jitter_q4 / 16 / khz;
 				if (j > o->max_jitter_ms)

@@ -20,6 +20,7 @@
 #include <rte_udp.h>
 
 #include "cksum.h"
+#include "rtp_stats.h"
 #include "dp.h"
 
 #define CNT(w, x) ((w)->cnt[SFP_CNT_##x]++)
@@ -106,45 +107,6 @@ void dp_media_apply(struct dp *dp, const struct sfp_msg *m, uint64_t now)
 	__atomic_store_n(&f->c.seq, f->c.seq + 1, __ATOMIC_RELEASE);
 }
 
-/* RFC 3550 A.1 (sequence numbers, simplified: no probation) and A.8
- * (interarrival jitter, kept x16 as the RFC's integer form does) */
-static void rtp_stats(struct sfp_media_stats *s, const uint8_t *rtp, uint32_t len,
-		      uint16_t clock_khz, uint64_t now_us)
-{
-	if (len < 12 || (rtp[0] >> 6) != 2)
-		return;
-	uint8_t pt = rtp[1] & 0x7f;
-	if (pt >= 72 && pt <= 76)
-		return; /* RTCP multiplexed on the RTP port (RFC 5761 4) */
-	uint16_t seq = (uint16_t)(rtp[2] << 8 | rtp[3]);
-	uint32_t ts = (uint32_t)rtp[4] << 24 | (uint32_t)rtp[5] << 16 | (uint32_t)rtp[6] << 8 | rtp[7];
-	uint32_t arrival = (uint32_t)(now_us * clock_khz / 1000);
-	uint32_t transit = arrival - ts;
-	if (!s->seq_init) {
-		s->seq_init = 1;
-		s->base_seq = seq;
-		s->max_seq = seq;
-		s->cycles = 0;
-		s->last_transit = transit;
-		s->rtp_pkts = 1;
-		return;
-	}
-	uint16_t delta = (uint16_t)(seq - s->max_seq);
-	if (delta < 3000) { /* in order, maybe with a gap (RFC 3550 A.1 MAX_DROPOUT) */
-		if (seq < s->max_seq)
-			s->cycles += 1u << 16;
-		s->max_seq = seq;
-	}
-	int32_t d = (int32_t)(transit - (uint32_t)s->last_transit);
-	s->last_transit = transit;
-	if (d < 0)
-		d = -d;
-	s->jitter_q4 += (uint32_t)d - ((s->jitter_q4 + 8) >> 4);
-	if (s->jitter_q4 > s->max_jitter_q4)
-		s->max_jitter_q4 = s->jitter_q4;
-	s->rtp_pkts++;
-}
-
 void dp_media_relay(struct dp_worker *w, struct rte_mbuf *m, struct rte_ether_hdr *eth,
 		    struct rte_ipv4_hdr *ip, struct rte_udp_hdr *udp, uint32_t ulen,
 		    struct rte_mbuf **tx, unsigned *ntx, unsigned cap)
@@ -214,7 +176,7 @@ void dp_media_relay(struct dp_worker *w, struct rte_mbuf *m, struct rte_ether_hd
 		goto drop;
 	}
 	if (!c.rtcp)
-		rtp_stats(s, (const uint8_t *)(udp + 1), ulen - sizeof(*udp), c.clock_khz, w->now_us);
+		sfp_rtp_stats(s, (const uint8_t *)(udp + 1), ulen - sizeof(*udp), c.clock_khz, w->now_us);
 
 	/* rewrite in place: UDP checksum first, from the old words */
 	uint16_t old[6], new[6];

@@ -69,6 +69,7 @@ struct sfp_media_stats {      /* the receiving worker's */
 	uint32_t jitter_q4;       /* interarrival jitter, RTP units, x16 */
 	uint32_t max_jitter_q4;
 	uint64_t rtp_pkts;        /* RTP packets seen (loss = expected - these) */
+	uint64_t expected_prior;  /* packets expected before the last restart of numbering */
 };
 
 struct sfp_media_flow {

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# Media anchored on the fast path, end to end on a TAP port: SIPp as caller
+# (playing G.711 audio) and callee (echoing it, -rtp_echo), sipfp between
+# them on its default media settings but for a one-call port range.  A
+# tshark capture of the TAP port is the referee: each side's SDP names only
+# sipfp, every RTP packet the caller sends reaches the callee from sipfp's
+# address and the echo comes back, the per-stream counters equal the
+# capture, hold and resume keep the ports, a third host sending into the
+# stream is dropped and counted, a call that finds no free port gets 503,
+# and the BYE frees the ports.  Needs root; cleans up after itself.
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+build=${SIPFP_BUILD:-$top/build}
+ctl=$build/control/cli/sipfpctl
+run=$(mktemp -d /tmp/sipfp-media.XXXXXX)
+iface=sipfpme0
+export SIPFP_SOCKET=$run/ctl.sock
+. "$top/tests/integration/lib.sh"
+
+launcher_pid="" bg=()
+cleanup() {
+	for p in "${bg[@]+"${bg[@]}"}"; do kill "$p" 2>/dev/null; done
+	pkill -f "sipp .*-i 10.77.0.1 -p 50[67][0-9] .*$run" 2>/dev/null
+	teardown sipfpme "$iface"
+}
+trap cleanup EXIT
+
+sipp_run() { # port scenario [args]: one SIPp call, errors to stdout
+	local port=$1 sc=$2; shift 2
+	(cd "$run" && timeout 60 sipp -sf "$top/tests/sipp/$sc.xml" -i 10.77.0.1 -p "$port" -m 1 \
+		-timeout 50s -timeout_error -trace_err -nostdin "$@" >/dev/null 2>&1)
+	local rc=$?
+	[ $rc = 0 ] || cat "$run"/"${sc}"_*_errors.log 2>/dev/null | head -30
+	return $rc
+}
+
+"$top/scripts/sipfp-launch" --rundir "$run" --file-prefix sipfpme --iface "$iface" \
+	--set db_path="$run/db.sqlite" --set ctl_socket="$run/ctl.sock" \
+	--set media_ports=20000-20003 >"$run/launch.log" 2>&1 &
+launcher_pid=$!
+for _ in $(seq 150); do
+	[ -S "$run/ctl.sock" ] && [ "$(stat control_attached 2>/dev/null)" = 1 ] && break
+	sleep 0.2
+done
+[ "$(stat control_attached 2>/dev/null)" = 1 ] || { ko "sipfp started"; cat "$run/launch.log"; finish; exit 1; }
+ok "sipfp started, media on ports 20000-20003 (one call)"
+ip addr add 10.77.0.9/24 dev "$iface"
+for u in alice bob; do check "user add $u" sh -c "echo secret | '$ctl' user add $u"; done
+check "bob registers (contact port 5072)" sipp_run 5073 reg_contact 10.77.0.2:5060 -key user bob \
+	-au bob -ap secret -key contact_port 5072 -key expires 300
+
+tshark -q -i "$iface" -w "$run/cap.pcap" -f "udp" >/dev/null 2>&1 &
+bg+=("$!")
+tpid=$!
+sleep 1.5
+
+sipp_run 5072 uas_media -rtp_echo -mp 7000 >"$run/callee.out" 2>&1 &
+callee=$!
+bg+=("$!")
+sleep 0.5
+sipp_run 5070 uac_media 10.77.0.2:5060 -s bob -key user alice -au alice -ap secret -mp 6000 \
+	>"$run/caller.out" 2>&1 &
+caller=$!
+bg+=("$!")
+
+# while the first audio plays: the stream is up, the only port unit is
+# taken, and a third host tries to send into the caller's stream
+sleep 3
+check "media list shows the stream: caller at 10.77.0.1:6000 on 20000, callee at 10.77.0.1:7000 on 20002" \
+	sh -c "'$ctl' media list | grep -Eq ' 0 +20000 +10\.77\.0\.1:6000 +20002 +10\.77\.0\.1:7000 '"
+check "a call that finds no free media port gets 503" \
+	sh -c "sed 's/<recv response=\"480\"\\/>/<recv response=\"503\"\\/>/' '$top/tests/sipp/uac_auth.xml' >'$run/uac_503.xml' &&
+	cd '$run' && timeout 20 sipp -sf uac_503.xml 10.77.0.2:5060 -i 10.77.0.1 -p 5075 -m 1 -s bob \
+	-key user alice -au alice -ap secret -timeout 15s -timeout_error -nostdin >/dev/null 2>&1"
+check "media_no_ports counted" test "$(stat media_no_ports)" -ge 1
+src0=$(stat drop_media_source)
+python3 - <<'EOF'
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("10.77.0.9", 6000))
+for i in range(5):
+    s.sendto(bytes([0x80, 0, 0, i]) + b"\0" * 168, ("10.77.0.2", 20000))
+EOF
+sleep 0.3
+check "a third host sending into the latched stream is dropped and counted (drop_media_source +$(( $(stat drop_media_source) - src0 )))" \
+	test "$(( $(stat drop_media_source) - src0 ))" -ge 5
+
+if wait "$caller"; then ok "caller: setup, audio, hold, resume, audio, BYE"; else ko "caller"; sed 's/^/#   /' "$run/caller.out"; fi
+if wait "$callee"; then ok "callee: answered, held, resumed, hung up"; else ko "callee"; sed 's/^/#   /' "$run/callee.out"; fi
+sleep 1
+kill "$tpid" 2>/dev/null
+wait "$tpid" 2>/dev/null
+
+# ---- the capture -----------------------------------------------------------
+flows() { # count UDP packets src:sport -> dst:dport
+	tshark -r "$run/cap.pcap" -Y "ip.src==$1 && udp.srcport==$2 && ip.dst==$3 && udp.dstport==$4" 2>/dev/null | wc -l
+}
+c_in=$(flows 10.77.0.1 6000 10.77.0.2 20000)
+b_out=$(flows 10.77.0.2 20002 10.77.0.1 7000)
+b_in=$(flows 10.77.0.1 7000 10.77.0.2 20002)
+c_out=$(flows 10.77.0.2 20000 10.77.0.1 6000)
+echo "# capture: caller->sipfp $c_in, sipfp->callee $b_out, callee->sipfp $b_in, sipfp->caller $c_out"
+check "the caller's audio was sent ($c_in RTP packets, two plays of 236)" test "$c_in" -ge 400
+check "every RTP packet the caller sent reached the callee from 10.77.0.2:20002 ($b_out of $c_in)" \
+	test "$b_out" = "$c_in"
+check "the callee's echo came back to the caller from 10.77.0.2:20000 ($c_out of $b_in)" \
+	test "$c_out" = "$b_in" -a "$b_in" -gt 0
+check "no RTP went between the phones directly" \
+	test "$(tshark -r "$run/cap.pcap" -Y 'ip.src==10.77.0.1 && ip.dst==10.77.0.1' 2>/dev/null | wc -l)" = 0
+sdp() { # what SDP reached one side: the address, owner and port of each body
+	tshark -r "$run/cap.pcap" -Y "sdp && ip.dst==10.77.0.1 && udp.dstport==$1" -T fields \
+		-e sdp.connection_info.address -e sdp.owner.address -e sdp.media.port 2>/dev/null
+}
+sdp 5072 >"$run/sdp_callee.txt"
+sdp 5070 >"$run/sdp_caller.txt"
+check "the callee's SDP names only sipfp, port 20002, in every offer ($(wc -l <"$run/sdp_callee.txt") bodies)" \
+	sh -c "[ \$(wc -l <'$run/sdp_callee.txt') -ge 3 ] && ! grep -v '^10.77.0.2	10.77.0.2	20002$' '$run/sdp_callee.txt'"
+check "the caller's SDP names only sipfp, port 20000, in every answer ($(wc -l <"$run/sdp_caller.txt") bodies)" \
+	sh -c "[ \$(wc -l <'$run/sdp_caller.txt') -ge 3 ] && ! grep -v '^10.77.0.2	10.77.0.2	20000$' '$run/sdp_caller.txt'"
+check "hold reached the callee as a=sendonly, on the same port" \
+	sh -c "tshark -r '$run/cap.pcap' -Y 'sdp.media_attr == \"sendonly\" && ip.dst==10.77.0.1 && udp.dstport==5072' -T fields -e sdp.media.port 2>/dev/null | grep -qx 20002"
+
+# ---- the counters ------------------------------------------------------------
+cdr=$(grep "sipfp-control: media " "$run/launch.log" | tail -1)
+echo "# $cdr"
+check "the call-end line counts what the capture saw (caller->callee $c_in, callee->caller $b_in)" \
+	sh -c "echo '$cdr' | grep -q 'caller->callee $c_in pkts 0 lost.*callee->caller $b_in pkts'"
+check "media_relayed counts both ways ($(stat media_relayed) = $b_out + $c_out)" \
+	test "$(stat media_relayed)" = "$((b_out + c_out))"
+check "the BYE freed the ports: no stream listed" test -z "$("$ctl" media list | tail -n +2)"
+check "no dialog left" test -z "$("$ctl" dialog list | tail -n +2)"
+
+stop_launcher "$launcher_pid"
+launcher_pid=""
+check "data plane exit: mbufs in use at exit: 0" grep -q "mbufs in use at exit: 0" "$run/launch.log"
+finish
