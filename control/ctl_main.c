@@ -1117,6 +1117,8 @@ int main(int argc, char **argv)
 		.media = C.cfg.media, .media_push = media_push,
 		.media_quarantine_ms = C.cfg.media_port_quarantine_s * 1000,
 		.media_latch_window_ms = C.cfg.media_latch_window_s * 1000,
+		.media_timeout_ms = C.cfg.media_timeout_s * 1000,
+		.media_hold_timeout_ms = C.cfg.media_hold_timeout_s * 1000,
 	};
 	if (pe.media) {
 		const struct rte_memzone *mmz = rte_memzone_lookup(SFP_MZ_MEDIA);

@@ -96,6 +96,8 @@ struct md_sess {
 	uint32_t sig_ip[2];          /* where each side's signalling came from */
 	uint8_t mac[2][6];
 	uint64_t created_ms, confirmed_ms;
+	char b_tag[64];
+	struct px_leg leg[2];        /* to end the call ourselves (media timeout) */
 	unsigned n;
 	struct md_stream st[SDP_MAX_STREAMS];
 };
@@ -150,6 +152,21 @@ static struct md_sess *create(const struct sfp_sip *m, uint64_t now)
 	n_sess++;
 	px_cnt.media_sessions++;
 	return s;
+}
+
+/* what it takes to send side k a BYE: its Contact, address, identity */
+static void note_leg(struct md_sess *s, unsigned k, const struct sfp_sip_meta *mt,
+		     const struct sfp_sip *m, struct sfp_str id)
+{
+	struct px_leg *l = &s->leg[k];
+	struct sfp_str uri = px_addr_uri(m->contact, NULL);
+	if (!uri.p || !uri.n || id.n >= sizeof(l->id))
+		return;
+	px_cstr(l->target, sizeof(l->target), uri);
+	px_cstr(l->id, sizeof(l->id), id);
+	l->ip = mt->src_ip;
+	l->port = mt->src_port;
+	l->known = true;
 }
 
 /* the Content-Type says SDP (RFC 3261 20.15; 'c' compact) */
@@ -234,11 +251,23 @@ enum md_rc md_message(const struct sfp_sip_meta *mt, const char *p, const struct
 		/* no room to track it: the call goes unanchored, as a proxy */
 		return MD_OK;
 	}
-	if (!s || !m->body.n || !is_sdp(p, m))
+	if (!s)
 		return MD_OK;
-	/* which side this SDP describes: its sender's */
+	/* which side sent it (and so what its SDP describes) */
 	bool from_a = px_str_is(m->from_tag, s->a_tag);
 	unsigned side = m->request ? !from_a : from_a;
+	if (m->request) {
+		if (new_call)
+			note_leg(s, 0, mt, m, m->from);
+		if (m->cseq_num > s->leg[side].cseq)
+			s->leg[side].cseq = m->cseq_num;
+	} else if (side == 1 && m->status >= 200 && m->status < 300 &&
+		   px_str_is(m->cseq_method, "INVITE") && !s->leg[1].known) {
+		note_leg(s, 1, mt, m, m->to);
+		px_cstr(s->b_tag, sizeof(s->b_tag), m->to_tag);
+	}
+	if (!m->body.n || !is_sdp(p, m))
+		return MD_OK;
 	struct sdp_info in;
 	enum sdp_err e = sdp_read(m->body.p, m->body.n, &in);
 	if (e != SDP_OK) {
@@ -358,6 +387,56 @@ void md_end(const char *call_id, const char *why)
 	release(s, wall);
 }
 
+/* the newest packet relayed on any of the call's ports; 0 for none */
+static uint64_t last_media(const struct md_sess *s)
+{
+	const struct sfp_media_table *t = px_e.media_tab;
+	uint64_t last = 0;
+	for (unsigned k = 0; t && k < s->n; k++)
+		for (unsigned d = 0; d < 4 && s->st[k].port; d++) {
+			uint32_t i = s->st[k].port + d - t->base;
+			if (i < t->n && t->f[i].s.last_ms > last)
+				last = t->f[i].s.last_ms;
+		}
+	return last;
+}
+
+/* on hold: a side offered or answered with something other than
+ * sendrecv, or the old c=0.0.0.0 (RFC 3264 8.4) */
+static bool on_hold(const struct md_sess *s)
+{
+	for (unsigned k = 0; k < s->n; k++)
+		for (unsigned side = 0; side < 2; side++)
+			if (s->st[k].known[side] && s->st[k].side[side].port &&
+			    (s->st[k].side[side].dir != SDP_SENDRECV || !s->st[k].side[side].ip))
+				return true;
+	return false;
+}
+
+/* no media for media_timeout_s (media_hold_timeout_s on hold): the
+ * endpoints are gone, or cannot reach each other; end the call with a BYE
+ * to each, so neither is billed for silence nor holds a line for ever */
+static void media_timeout(struct md_sess *s, uint64_t now)
+{
+	uint64_t last = last_media(s);
+	if (!last || last < s->confirmed_ms)
+		last = s->confirmed_ms;
+	bool hold = on_hold(s);
+	uint64_t limit = hold ? px_e.media_hold_timeout_ms : px_e.media_timeout_ms;
+	if (!limit || now - last <= limit)
+		return;
+	char cid[128], atag[64], btag[64];
+	struct px_leg a = s->leg[0], b = s->leg[1];
+	snprintf(cid, sizeof(cid), "%s", s->call_id);
+	snprintf(atag, sizeof(atag), "%s", s->a_tag);
+	snprintf(btag, sizeof(btag), "%s", s->b_tag);
+	px_cnt.media_timeouts++;
+	px_e.log("call %s: no media for %lu s%s: BYE to both sides", cid,
+		 (unsigned long)((now - last) / 1000), hold ? " (on hold)" : "");
+	md_end(cid, hold ? "media timeout on hold" : "media timeout");
+	px_end_call(cid, atag, btag, &a, &b, now);
+}
+
 void md_tick(uint64_t now)
 {
 	/* calls that never got their 2xx (and whose failure we did not see,
@@ -370,6 +449,8 @@ void md_tick(uint64_t now)
 		if ((!s->confirmed && now - s->created_ms > setup_max) ||
 		    (s->confirmed && now - s->confirmed_ms > px_e.dialog_max_ms))
 			md_end(s->call_id, s->confirmed ? "dialog_max_s reached" : "never answered");
+		else if (s->confirmed)
+			media_timeout(s, now);
 	}
 }
 

@@ -634,6 +634,8 @@ static void response(const struct sfp_sip_meta *mt, const char *p, const struct 
 			px_itx_trim(nt);
 		}
 	}
+	if (nt && nt->own)
+		return; /* the answer to a BYE of our own: ends here */
 	if (t) {
 		if (m->status < 200) {
 			if (t->state == ITX_CALLING) {
@@ -748,6 +750,63 @@ static void response(const struct sfp_sip_meta *mt, const char *p, const struct 
 	}
 }
 
+/* a BYE of ours to one side: From is the other side's identity, To this
+ * side's (12.2.1.1: in its dialog, as seen from the other end) */
+static void own_bye(const char *call_id, const struct px_leg *to, const struct px_leg *from,
+		    unsigned k, uint64_t now)
+{
+	struct sfp_wbuf w = { px_obuf, 0, sizeof(px_obuf), false };
+	char br[64];
+	px_make_branch((struct sfp_str){ call_id, strlen(call_id) }, (struct sfp_str){ to->id, strlen(to->id) },
+		       k ? "bye1" : "bye0", br);
+	px_putf(&w, "BYE %s SIP/2.0\r\n", to->target);
+	px_putf(&w, "Via: SIP/2.0/UDP %s:%u;branch=%s\r\n", px_e.lcfg->addr, px_e.lcfg->sip_port, br);
+	px_putf(&w, "Max-Forwards: 70\r\nFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %u BYE\r\n",
+		from->id, to->id, call_id, from->cseq + 1);
+	px_putf(&w, "Reason: SIP;cause=408;text=\"no media\"\r\n");
+	put_body(&w, (struct sfp_str){ NULL, 0 });
+	if (w.full)
+		return;
+	struct itx *t = px_itx_alloc();
+	if (!t || !(t->fwd = malloc(w.n))) {
+		if (t)
+			px_itx_free(t);
+		px_e.send(to->ip, to->port, px_obuf, (uint32_t)w.n); /* untracked, but sent */
+		return;
+	}
+	memcpy(t->fwd, px_obuf, w.n);
+	t->fwd_len = (uint32_t)w.n;
+	t->own = true;
+	t->non_invite = true;
+	snprintf(t->branch, sizeof(t->branch), "%s", br);
+	snprintf(t->call_id, sizeof(t->call_id), "%s", call_id);
+	t->dst_ip = to->ip;
+	t->dst_port = to->port;
+	t->state = ITX_CALLING;
+	px_itx_index(t);
+	t->a_int = px_e.t1_ms;
+	t->t_a = now + t->a_int;
+	t->t_b = now + 64ull * px_e.t1_ms;
+	px_cnt.own_bye++;
+	px_e.send(to->ip, to->port, t->fwd, t->fwd_len);
+}
+
+void px_end_call(const char *call_id, const char *a_tag, const char *b_tag,
+		 const struct px_leg *a, const struct px_leg *b, uint64_t now)
+{
+	if (a->known && b->known) {
+		own_bye(call_id, b, a, 0, now);
+		own_bye(call_id, a, b, 1, now);
+	}
+	struct store_dialog *d = px_dlg_find((struct sfp_str){ call_id, strlen(call_id) },
+					     (struct sfp_str){ a_tag, strlen(a_tag) },
+					     (struct sfp_str){ b_tag, strlen(b_tag) });
+	if (d) {
+		px_cnt.dialogs_ended++;
+		px_dlg_remove(d);
+	}
+}
+
 void px_rx(const struct sfp_sip_meta *mt, const char *p, const struct sfp_sip *m)
 {
 	if (m->request)
@@ -767,7 +826,10 @@ static void nict_timers(struct itx *t, uint64_t now)
 		px_cnt.nict_timeout++;
 		px_itx_reply_caller(t, 408, "Request Timeout");
 		struct sfp_sip o;
-		if (sfp_scan(t->orig, t->orig_len, &o) == SFP_SE_OK) {
+		if (t->own)
+			px_e.log("BYE of ours in call %s: no answer from %s", t->call_id,
+				 px_ipstr(t->dst_ip, (char[16]){ 0 }));
+		else if (sfp_scan(t->orig, t->orig_len, &o) == SFP_SE_OK) {
 			px_e.log("%.*s in call %s: no answer from %s, 408", (int)o.method_name.n,
 			      o.method_name.p, t->call_id, px_ipstr(t->dst_ip, (char[16]){ 0 }));
 			struct store_dialog *d;

@@ -43,6 +43,7 @@ struct px_env {
 	uint32_t media_quarantine_ms;
 	uint8_t media_latch;              /* enum sfp_latch */
 	uint32_t media_latch_window_ms;
+	uint32_t media_timeout_ms, media_hold_timeout_ms;
 	/* install (SFP_OP_MEDIA_SET) or remove (SFP_OP_MEDIA_DEL) one flow */
 	void (*media_push)(uint16_t op, const struct sfp_media_msg *mm);
 	const struct sfp_media_table *media_tab; /* the fast path's counters */
@@ -77,7 +78,9 @@ struct px_env {
 	_(media_sessions,    "calls whose media sipfp anchored") \
 	_(media_no_ports,    "calls refused 503: media_ports exhausted") \
 	_(media_bad_sdp,     "SDP bodies sipfp could not read: 488 (requests) or relayed as is (responses)") \
-	_(media_ended,       "media sessions ended (their ports in quarantine)")
+	_(media_ended,       "media sessions ended (their ports in quarantine)") \
+	_(media_timeouts,    "calls ended by sipfp: no media for media_timeout_s (on hold: media_hold_timeout_s)") \
+	_(own_bye,           "BYEs sipfp sent itself to end a call")
 
 struct px_counters {
 #define PX_F(n, h) uint64_t n;
@@ -92,6 +95,24 @@ int px_init(const struct px_env *env);
 void px_rx(const struct sfp_sip_meta *mt, const char *p, const struct sfp_sip *m);
 /* timers; call often (every few ms) */
 void px_tick(uint64_t now_ms);
+
+/* one side of a call, as sipfp must address it to end the call itself:
+ * its Contact, where it is reached, its identity (From or To value, with
+ * its tag) and the CSeq of its last request */
+struct px_leg {
+	char target[256];
+	char id[256];
+	uint32_t ip;
+	uint16_t port;
+	uint32_t cseq;
+	bool known;
+};
+
+/* end a call from the middle (RFC 3261 15: either UA may, and sipfp acts
+ * as both here): a BYE to each side, each in a client transaction of its
+ * own, and the dialog forgotten */
+void px_end_call(const char *call_id, const char *a_tag, const char *b_tag,
+		 const struct px_leg *a, const struct px_leg *b, uint64_t now_ms);
 
 unsigned px_registrations(void);
 unsigned px_dialogs(void);

@@ -115,6 +115,7 @@ struct itx {
 	enum itx_state state;
 	bool non_invite;
 	bool reinvite;            /* in a dialog: no call counters */
+	bool own;                 /* a request of sipfp's own (px_end_call): nobody upstream */
 	char *resp;               /* the final response in the form relayed */
 	uint32_t resp_len;        /* (non-INVITE: for the sender's retransmissions, */
 	uint32_t resp_ip;         /* 17.2.2; INVITE: kept until every branch */

@@ -39,7 +39,8 @@ sipp_run() { # port scenario [args]: one SIPp call, errors to stdout
 
 "$top/scripts/sipfp-launch" --rundir "$run" --file-prefix sipfpme --iface "$iface" \
 	--set db_path="$run/db.sqlite" --set ctl_socket="$run/ctl.sock" \
-	--set media_ports=20000-20003 >"$run/launch.log" 2>&1 &
+	--set media_ports=20000-20003 --set media_port_quarantine_s=3 --set media_timeout_s=4 \
+	>"$run/launch.log" 2>&1 &
 launcher_pid=$!
 for _ in $(seq 150); do
 	[ -S "$run/ctl.sock" ] && [ "$(stat control_attached 2>/dev/null)" = 1 ] && break
@@ -71,10 +72,14 @@ bg+=("$!")
 sleep 3
 check "media list shows the stream: caller at 10.77.0.1:6000 on 20000, callee at 10.77.0.1:7000 on 20002" \
 	sh -c "'$ctl' media list | grep -Eq ' 0 +20000 +10\.77\.0\.1:6000 +20002 +10\.77\.0\.1:7000 '"
-check "a call that finds no free media port gets 503" \
-	sh -c "sed 's/<recv response=\"480\"\\/>/<recv response=\"503\"\\/>/' '$top/tests/sipp/uac_auth.xml' >'$run/uac_503.xml' &&
-	cd '$run' && timeout 20 sipp -sf uac_503.xml 10.77.0.2:5060 -i 10.77.0.1 -p 5075 -m 1 -s bob \
-	-key user alice -au alice -ap secret -timeout 15s -timeout_error -nostdin >/dev/null 2>&1"
+sed 's/<recv response="480"\/>/<recv response="503"\/>/' "$top/tests/sipp/uac_auth.xml" >"$run/uac_503.xml"
+call_503() {
+	rm -f "$run"/uac_503_*_errors.log
+	(cd "$run" && timeout 20 sipp -sf uac_503.xml 10.77.0.2:5060 -i 10.77.0.1 -p 5075 -m 1 -s bob \
+		-key user alice -au alice -ap secret -timeout 15s -timeout_error -trace_err -nostdin \
+		>/dev/null 2>&1) || { cat "$run"/uac_503_*_errors.log 2>/dev/null | head -20; return 1; }
+}
+check "a call that finds no free media port gets 503" call_503
 check "media_no_ports counted" test "$(stat media_no_ports)" -ge 1
 src0=$(stat drop_media_source)
 python3 - <<'EOF'
@@ -90,6 +95,7 @@ check "a third host sending into the latched stream is dropped and counted (drop
 
 if wait "$caller"; then ok "caller: setup, audio, hold, resume, audio, BYE"; else ko "caller"; sed 's/^/#   /' "$run/caller.out"; fi
 if wait "$callee"; then ok "callee: answered, held, resumed, hung up"; else ko "callee"; sed 's/^/#   /' "$run/callee.out"; fi
+check "the freed ports wait out their quarantine (media_port_quarantine_s 3): a call right after gets 503" call_503
 sleep 1
 kill "$tpid" 2>/dev/null
 wait "$tpid" 2>/dev/null
@@ -132,6 +138,23 @@ check "media_relayed counts both ways ($(stat media_relayed) = $b_out + $c_out)"
 	test "$(stat media_relayed)" = "$((b_out + c_out))"
 check "the BYE freed the ports: no stream listed" test -z "$("$ctl" media list | tail -n +2)"
 check "no dialog left" test -z "$("$ctl" dialog list | tail -n +2)"
+
+# ---- media timeout: a call that sends no media is ended by sipfp ------------------
+sleep 3.5
+sipp_run 5072 uas_answer >"$run/callee2.out" 2>&1 &
+callee=$!
+bg+=("$!")
+sleep 0.5
+t0=$(date +%s)
+if sipp_run 5070 uac_wait_bye 10.77.0.2:5060 -s bob -key user alice -au alice -ap secret >"$run/caller2.out" 2>&1; then
+	ok "no media for media_timeout_s (4 s): the caller got sipfp's BYE after $(( $(date +%s) - t0 )) s"
+else
+	ko "media timeout: caller"; sed 's/^/#   /' "$run/caller2.out"
+fi
+if wait "$callee"; then ok "... and so did the callee"; else ko "media timeout: callee"; sed 's/^/#   /' "$run/callee2.out"; fi
+check "media_timeouts 1, own_bye 2" test "$(stat media_timeouts)" = 1 -a "$(stat own_bye)" = 2
+check "the call-end line says why" grep -q "call ended\|media timeout;" "$run/launch.log"
+check "no dialog and no stream left" test -z "$("$ctl" dialog list | tail -n +2)$("$ctl" media list | tail -n +2)"
 
 stop_launcher "$launcher_pid"
 launcher_pid=""
