@@ -8,6 +8,10 @@ an SDP body, about 730 bytes like the reference capture's INVITE.
 
   mkpcap.py OUT.pcap [--count N] [--auth] [--users N] [--dst-mac MAC] ...
 
+With --rtp N the pcap holds instead one G.711 RTP packet (20 ms, 160 bytes
+of payload, 214-byte frame) for each of N streams: stream i from
+10.78.x.y:4000 to sipfp's media port --media-base + 4 i, for bench/media.sh.
+
 With --auth every INVITE carries a Proxy-Authorization for user bench<i % N>
 (password "pw<i % N>") with a nonce minted for --secret at the current time,
 so the pcap stays valid for the nonce lifetime (300 s by default).  The nonce
@@ -95,8 +99,12 @@ def main():
     p.add_argument("--users-file", help="also write htdigest lines user:realm:ha1 here")
     p.add_argument("--sources", type=int, default=0, help="cycle over this many source addresses (0: one per INVITE)")
     p.add_argument("--sources-file", help="also write the source addresses here, one per line")
+    p.add_argument("--rtp", type=int, default=0, help="RTP streams instead of INVITEs")
+    p.add_argument("--media-base", type=int, default=20000)
     a = p.parse_args()
     dmac = bytes.fromhex(a.dst_mac.replace(":", ""))
+    if a.rtp:
+        return rtp_pcap(a, dmac)
     nonce = make_nonce(a.secret.encode(), a.realm, int(time.time())) if a.auth else None
     now = int(time.time())
     sizes = []
@@ -121,6 +129,21 @@ def main():
                 f.write(f"bench{u}:{a.realm}:{h('MD5', f'bench{u}:{a.realm}:pw{u}')}\n")
     print(f"{a.out}: {a.count} INVITEs, {min(sizes)}-{max(sizes)} bytes per frame"
           + (f", {a.alg} credentials for {a.users} users" if a.auth else ""), file=sys.stderr)
+
+
+def rtp_pcap(a, dmac):
+    now = int(time.time())
+    with open(a.out, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for i in range(a.rtp):
+            src = f"10.78.{(i >> 8) & 255}.{1 + (i & 255) % 254}"
+            smac = bytes([0x02, 0x01, (i >> 16) & 255, (i >> 8) & 255, i & 255, 0x01])
+            # RFC 3550 5.1: V=2, PT 0 (PCMU), sequence, timestamp, SSRC
+            rtp = struct.pack("!BBHII", 0x80, 0, i & 0xFFFF, 160 * i & 0xFFFFFFFF, 0x5F000000 + i)
+            fr = frame(smac, dmac, src, a.dst, 4000, a.media_base + 4 * i, rtp + b"\xd5" * 160, i)
+            f.write(struct.pack("<IIII", now, i, len(fr), len(fr)) + fr)
+    print(f"{a.out}: {a.rtp} RTP streams, {len(fr)}-byte frames, ports {a.media_base}.."
+          f"{a.media_base + 4 * (a.rtp - 1)}", file=sys.stderr)
 
 
 if __name__ == "__main__":

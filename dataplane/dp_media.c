@@ -53,6 +53,8 @@ int dp_media_init(struct dp *dp, char *err, size_t errlen)
 	t->media_addr = dp->media_addr;
 	t->magic = SFP_MEDIA_MAGIC;
 	dp->media = t;
+	DP_LOG(INFO, "media flow table: %u ports, %zu bytes (%zu a port, %zu a stream of 4 ports)",
+	       n, sz, sizeof(struct sfp_media_flow), 4 * sizeof(struct sfp_media_flow));
 	return 0;
 }
 
