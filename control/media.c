@@ -65,6 +65,24 @@ void md_pool_put(struct md_unit_pool *p, uint16_t port, uint64_t now_ms)
 	p->count++;
 }
 
+int md_pool_take(struct md_unit_pool *p, uint16_t port)
+{
+	uint32_t u = (port - p->first) / 4;
+	if (port < p->first || u >= p->n)
+		return -1;
+	for (uint32_t k = 0; k < p->count; k++) {
+		uint32_t at = (p->head + k) % p->n;
+		if (p->q[at] != u)
+			continue;
+		/* close the gap: later ones move up one place */
+		for (uint32_t j = k; j + 1 < p->count; j++)
+			p->q[(p->head + j) % p->n] = p->q[(p->head + j + 1) % p->n];
+		p->count--;
+		return 0;
+	}
+	return -1;
+}
+
 void md_pool_free(struct md_unit_pool *p)
 {
 	free(p->q);
@@ -90,7 +108,9 @@ struct md_stream {
 struct md_sess {
 	bool used;
 	bool confirmed;
+	bool orphan;                 /* adopted from the fast path after a restart */
 	uint32_t id;
+	uint64_t key;                /* call_key (media.h) */
 	char call_id[128];
 	char a_tag[64];
 	uint32_t sig_ip[2];          /* where each side's signalling came from */
@@ -107,8 +127,71 @@ static uint32_t max_sess, n_sess, next_id;
 static uint32_t *free_sess, n_free;
 static struct hidx by_call;
 static struct md_unit_pool pool;
+static unsigned n_orphans;        /* adopted sessions not yet found again */
 
 unsigned md_sessions(void) { return n_sess; }
+
+/*
+ * After a restart of the control process the data plane still relays the
+ * calls that were up (their flows live in shared memory).  Their ports
+ * must not go to new calls, and their flows must go once the calls end:
+ * each session found in the flow table is adopted, its units taken from
+ * the pool, and it ends (flows removed, ports back) when its media stops
+ * for media_timeout_s.  Its Call-ID was not kept, so a BYE does not end
+ * it at once, and sipfp sends no BYE of its own for it.
+ */
+static void adopt(void)
+{
+	const struct sfp_media_table *t = px_e.media_tab;
+	if (!t)
+		return;
+	uint64_t now = wall_ms();
+	for (uint32_t i = 0; i < t->n; i++) {
+		const struct sfp_media_cfg *c = &t->f[i].c;
+		uint32_t port = t->base + i;
+		if (!c->active || c->leg != 0 || c->rtcp || c->stream >= SDP_MAX_STREAMS || i + 3 >= t->n ||
+		    port < px_e.media_first || port + 3 > px_e.media_last || md_pool_take(&pool, (uint16_t)port))
+			continue; /* one caller-side RTP flow per stream stands for its unit */
+		struct md_sess *s = NULL;
+		for (uint32_t k = 0; k < max_sess && !s; k++)
+			if (sess[k].used && sess[k].orphan && sess[k].id == c->session)
+				s = &sess[k];
+		if (!s && n_free) {
+			uint32_t k = free_sess[--n_free];
+			s = &sess[k];
+			memset(s, 0, sizeof(*s));
+			s->used = s->confirmed = s->orphan = true;
+			s->id = c->session;
+			s->key = c->call_key;
+			n_orphans++;
+			snprintf(s->call_id, sizeof(s->call_id), "(before restart, session %u)", c->session);
+			s->created_ms = s->confirmed_ms = now;
+			n_sess++;
+			px_cnt.media_adopted++;
+		}
+		if (!s)
+			continue;
+		/* each side's address, as the flows towards it still say */
+		struct md_stream *st = &s->st[c->stream];
+		st->port = (uint16_t)port;
+		for (unsigned side = 0; side < 2; side++) {
+			const struct sfp_media_cfg *to = &t->f[i + (side ? 0 : 2)].c;
+			const struct sfp_media_cfg *rt = &t->f[i + (side ? 1 : 3)].c;
+			st->side[side].ip = to->to_ip;
+			st->side[side].port = to->to_port;
+			st->side[side].rtcp_port = rt->to_port;
+			st->side[side].clock_khz = to->clock_khz;
+			st->known[side] = to->to_port != 0;
+		}
+		if (c->stream >= s->n)
+			s->n = c->stream + 1u;
+		if (c->session >= next_id)
+			next_id = c->session;
+	}
+	if (n_sess)
+		px_e.log("media: %u call(s) still relayed by the data plane adopted; they end when "
+			 "their media stops", n_sess);
+}
 
 int md_init(void)
 {
@@ -122,6 +205,7 @@ int md_init(void)
 		return -1;
 	for (uint32_t i = max_sess; i-- > 0;)
 		free_sess[n_free++] = i;
+	adopt();
 	return 0;
 }
 
@@ -136,6 +220,40 @@ static struct md_sess *find(struct sfp_str call_id)
 	return NULL;
 }
 
+/* Call-ID and the caller's tag, hashed with the store's key (the one
+ * sipfp's branches and tags derive from): the same after a restart */
+static uint64_t call_key(struct sfp_str call_id, struct sfp_str a_tag)
+{
+	char t[SFP_TAG_LEN];
+	sfp_tag_make(&px_e.lcfg->keys, call_id, a_tag, (struct sfp_str){ "media", 5 }, t);
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a over the tag's hex */
+	for (unsigned i = 0; i < SFP_TAG_LEN; i++)
+		h = (h ^ (uint8_t)t[i]) * 0x100000001b3ull;
+	return h;
+}
+
+/* a session adopted after a restart, found again by a message of its call
+ * (whichever side sent it): it gets its Call-ID and caller's tag back */
+static struct md_sess *reclaim(const struct sfp_sip *m)
+{
+	if (!n_orphans)
+		return NULL;
+	uint64_t kf = call_key(m->call_id, m->from_tag), kt = call_key(m->call_id, m->to_tag);
+	for (uint32_t i = 0; i < max_sess; i++) {
+		struct md_sess *s = &sess[i];
+		if (!s->used || !s->orphan || (s->key != kf && s->key != kt))
+			continue;
+		px_cstr(s->call_id, sizeof(s->call_id), m->call_id);
+		px_cstr(s->a_tag, sizeof(s->a_tag), s->key == kf ? m->from_tag : m->to_tag);
+		s->orphan = false;
+		n_orphans--;
+		hidx_add(&by_call, i, px_hs(s->call_id));
+		px_e.log("media: call %s found again after the restart", s->call_id);
+		return s;
+	}
+	return NULL;
+}
+
 static struct md_sess *create(const struct sfp_sip *m, uint64_t now)
 {
 	if (!n_free || m->call_id.n >= sizeof(sess[0].call_id) || m->from_tag.n >= sizeof(sess[0].a_tag))
@@ -147,6 +265,7 @@ static struct md_sess *create(const struct sfp_sip *m, uint64_t now)
 	s->id = ++next_id;
 	px_cstr(s->call_id, sizeof(s->call_id), m->call_id);
 	px_cstr(s->a_tag, sizeof(s->a_tag), m->from_tag);
+	s->key = call_key(m->call_id, m->from_tag);
 	s->created_ms = now;
 	hidx_add(&by_call, i, px_hs(s->call_id));
 	n_sess++;
@@ -205,6 +324,7 @@ static void push(uint16_t op, uint16_t port, uint16_t out_port, const struct sdp
 	mm.stream = (uint8_t)stream;
 	mm.leg = (uint8_t)leg;
 	mm.reset = reset;
+	mm.call_key = s->key;
 	px_e.media_push(op, &mm);
 }
 
@@ -233,7 +353,10 @@ static void release(struct md_sess *s, uint64_t now)
 		}
 		md_pool_put(&pool, s->st[k].port, now);
 	}
-	hidx_del(&by_call, i, px_hs(s->call_id));
+	if (!s->orphan)
+		hidx_del(&by_call, i, px_hs(s->call_id));
+	else
+		n_orphans--;
 	s->used = false;
 	free_sess[n_free++] = i;
 	n_sess--;
@@ -247,6 +370,8 @@ enum md_rc md_message(const struct sfp_sip_meta *mt, const char *p, const struct
 	if (!px_e.media)
 		return MD_OK;
 	struct md_sess *s = find(m->call_id);
+	if (!s && !new_call)
+		s = reclaim(m);
 	if (!s && new_call && !(s = create(m, mt->rx_ms))) {
 		/* no room to track it: the call goes unanchored, as a proxy */
 		return MD_OK;
@@ -362,11 +487,17 @@ static void leg_sum(const struct md_sess *s, unsigned leg, struct leg_sum *o)
 	}
 }
 
+static void end_session(struct md_sess *s, const char *why);
+
 void md_end(const char *call_id, const char *why)
 {
 	struct md_sess *s = find((struct sfp_str){ call_id, strlen(call_id) });
-	if (!s)
-		return;
+	if (s)
+		end_session(s, why);
+}
+
+static void end_session(struct md_sess *s, const char *why)
+{
 	uint64_t now = 0, wall = wall_ms();
 	for (unsigned k = 0; k < s->n && px_e.media_tab; k++) {
 		uint32_t i = s->st[k].port - px_e.media_tab->base;
@@ -425,6 +556,10 @@ static void media_timeout(struct md_sess *s, uint64_t now)
 	uint64_t limit = hold ? px_e.media_hold_timeout_ms : px_e.media_timeout_ms;
 	if (!limit || now - last <= limit)
 		return;
+	if (s->orphan) {
+		end_session(s, "media stopped (adopted after a restart)");
+		return;
+	}
 	char cid[128], atag[64], btag[64];
 	struct px_leg a = s->leg[0], b = s->leg[1];
 	snprintf(cid, sizeof(cid), "%s", s->call_id);
@@ -448,7 +583,7 @@ void md_tick(uint64_t now)
 			continue;
 		if ((!s->confirmed && now - s->created_ms > setup_max) ||
 		    (s->confirmed && now - s->confirmed_ms > px_e.dialog_max_ms))
-			md_end(s->call_id, s->confirmed ? "dialog_max_s reached" : "never answered");
+			end_session(s, s->confirmed ? "dialog_max_s reached" : "never answered");
 		else if (s->confirmed)
 			media_timeout(s, now);
 	}

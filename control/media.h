@@ -40,6 +40,9 @@ int md_pool_init(struct md_unit_pool *p, uint32_t first, uint32_t last, uint32_t
  * quarantine) */
 uint16_t md_pool_get(struct md_unit_pool *p, uint64_t now_ms);
 void md_pool_put(struct md_unit_pool *p, uint16_t port, uint64_t now_ms);
+/* take the unit of port out of the free ones (at start: in use already);
+ * 0, or -1 when it is not free */
+int md_pool_take(struct md_unit_pool *p, uint16_t port);
 void md_pool_free(struct md_unit_pool *p);
 
 int md_init(void);

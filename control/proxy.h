@@ -80,7 +80,8 @@ struct px_env {
 	_(media_bad_sdp,     "SDP bodies sipfp could not read: 488 (requests) or relayed as is (responses)") \
 	_(media_ended,       "media sessions ended (their ports in quarantine)") \
 	_(media_timeouts,    "calls ended by sipfp: no media for media_timeout_s (on hold: media_hold_timeout_s)") \
-	_(own_bye,           "BYEs sipfp sent itself to end a call")
+	_(own_bye,           "BYEs sipfp sent itself to end a call") \
+	_(media_adopted,     "calls still relayed by the data plane, adopted at start (after a restart)")
 
 struct px_counters {
 #define PX_F(n, h) uint64_t n;

@@ -89,6 +89,7 @@ void dp_media_apply(struct dp *dp, const struct sfp_msg *m, uint64_t now)
 		f->c.session = q->session;
 		f->c.stream = q->stream;
 		f->c.leg = q->leg;
+		f->c.call_key = q->call_key;
 		if (q->latch_window_ms)
 			f->c.latch_until_ms = now + q->latch_window_ms;
 		/* the next hop: the neighbour cache, else the MAC the signalling

@@ -50,6 +50,8 @@ struct sfp_media_cfg {
 	uint32_t session;         /* the control process's session id */
 	uint8_t stream, leg;      /* m= line, leg (0: caller side, 1: callee side) */
 	uint16_t rsvd;
+	uint64_t call_key;        /* keyed hash of Call-ID and caller's tag, stable
+				   * across control restarts: the call is found again */
 };
 
 struct sfp_media_stats {      /* the receiving worker's */
@@ -102,6 +104,7 @@ struct sfp_media_msg {
 	uint8_t stream, leg;
 	uint8_t reset;            /* a new flow: forget latch and counters */
 	uint8_t rsvd;
+	uint64_t call_key;
 };
 
 #endif

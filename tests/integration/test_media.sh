@@ -93,6 +93,18 @@ sleep 0.3
 check "a third host sending into the latched stream is dropped and counted (drop_media_source +$(( $(stat drop_media_source) - src0 )))" \
 	test "$(( $(stat drop_media_source) - src0 ))" -ge 5
 
+# the control process dies mid-call: the fast path goes on relaying, and
+# the restarted control process adopts the call's flows and finds the call
+# again at its next message (the hold re-INVITE), so hold, resume and BYE
+# work as before and no packet is lost
+relayed0=$(stat media_relayed)
+pkill -KILL -f "sipfp-control .*file-prefix sipfpme( |$)"
+sleep 0.5
+check "control process gone: the fast path still relays (media_relayed $relayed0 -> $(stat media_relayed 2>/dev/null || echo ?))" \
+	sh -c "[ \$(python3 '$top/bench/telemetry.py' sipfpme /sipfp/stats media_relayed) -gt $relayed0 ]"
+for _ in $(seq 50); do [ "$(stat control_attached 2>/dev/null)" = 1 ] && break; sleep 0.2; done
+check "control process restarted by the launcher" test "$(stat control_attached)" = 1
+check "it adopted the call's flows (media_adopted 1)" test "$(stat media_adopted)" = 1
 if wait "$caller"; then ok "caller: setup, audio, hold, resume, audio, BYE"; else ko "caller"; sed 's/^/#   /' "$run/caller.out"; fi
 if wait "$callee"; then ok "callee: answered, held, resumed, hung up"; else ko "callee"; sed 's/^/#   /' "$run/callee.out"; fi
 check "the freed ports wait out their quarantine (media_port_quarantine_s 3): a call right after gets 503" call_503
@@ -152,6 +164,7 @@ else
 	ko "media timeout: caller"; sed 's/^/#   /' "$run/caller2.out"
 fi
 if wait "$callee"; then ok "... and so did the callee"; else ko "media timeout: callee"; sed 's/^/#   /' "$run/callee2.out"; fi
+check "the call was found again after the restart" grep -q "found again after the restart" "$run/launch.log"
 check "media_timeouts 1, own_bye 2" test "$(stat media_timeouts)" = 1 -a "$(stat own_bye)" = 2
 check "the call-end line says why" grep -q "call ended\|media timeout;" "$run/launch.log"
 check "no dialog and no stream left" test -z "$("$ctl" dialog list | tail -n +2)$("$ctl" media list | tail -n +2)"

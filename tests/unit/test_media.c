@@ -46,6 +46,17 @@ static void t_pool(void **st)
 	assert_true(p.count <= p.n);
 	md_pool_free(&p);
 
+	/* units in use at start (adopted after a restart) leave the pool */
+	assert_int_equal(md_pool_init(&p, 20000, 20015, 0), 0);
+	assert_int_equal(md_pool_take(&p, 20004), 0);
+	assert_int_equal(md_pool_take(&p, 20004), -1); /* not free any more */
+	assert_int_equal(md_pool_take(&p, 19996), -1);
+	assert_int_equal(md_pool_get(&p, 1), 20000);
+	assert_int_equal(md_pool_get(&p, 1), 20008);
+	assert_int_equal(md_pool_get(&p, 1), 20012);
+	assert_int_equal(md_pool_get(&p, 1), 0);
+	md_pool_free(&p);
+
 	/* the whole default range: 5,000 units, each handed out once */
 	assert_int_equal(md_pool_init(&p, 20000, 39999, 30000), 0);
 	assert_int_equal(p.n, 5000);
