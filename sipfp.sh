@@ -10,9 +10,9 @@ cd "$(dirname "$0")"
 deps=(meson ninja-build pkg-config gcc libc6-dev libdpdk-dev dpdk dpdk-dev libssl-dev
       libcmocka-dev libsqlite3-dev sqlite3 libosip2-dev sip-tester tshark iproute2 python3 procps)
 # only for the tests: libFuzzer with ASan/UBSan, baresip for a real
-# softphone pair (libosip2, which the control process links for SDP, also
+# softphone pair, nftables and ethtool for a NAT in a network namespace (libosip2, which the control process links for SDP, also
 # serves the differential harness as a second SIP parser)
-test_deps=(clang libclang-rt-14-dev baresip-core)
+test_deps=(clang libclang-rt-14-dev baresip-core nftables ethtool)
 
 install_deps() {
 	[ "$(id -u)" = 0 ] || { echo "sipfp.sh: run as root (apt, hugepages, TAP)" >&2; exit 1; }

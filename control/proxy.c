@@ -53,6 +53,41 @@ static bool is_content_length(struct sfp_str name)
 	return px_name_is(name, "content-length", 'l');
 }
 
+/*
+ * A Contact naming an IPv4 address other than the one the message came
+ * from belongs to a UA behind NAT (its private address): the far end would
+ * send its in-dialog requests (the ACK, the BYE) there, where nothing
+ * reaches.  Such a Contact goes on naming the address and port the message
+ * came from, the public side of the NAT's mapping, as sipfp's registrar
+ * already does for bindings (RFC 3581's reasoning, what NAT helpers such as
+ * Kamailio's fix_nated_contact do).  False when h was left alone.
+ */
+static bool put_nated_contact(struct sfp_wbuf *w, const struct px_rawh *h, const struct sfp_sip_meta *mt)
+{
+	struct sfp_str rest, v = px_first_value(h->value, &rest);
+	struct sfp_str uri = px_addr_uri(v, NULL);
+	struct sfp_uri_parts up;
+	uint32_t ip;
+	if (!uri.p || sfp_uri_parse(uri, &up) < 0 || !px_ip4(up.host, &ip) || ip == mt->src_ip)
+		return false;
+	/* the host and its :port, then whatever follows them in the URI */
+	const char *hp_end = up.host.p + up.host.n;
+	if (up.port)
+		while (hp_end < uri.p + uri.n && (*hp_end == ':' || (*hp_end >= '0' && *hp_end <= '9')))
+			hp_end++;
+	char a[16];
+	sfp_puts(w, "Contact: ");
+	sfp_put(w, v.p, (size_t)(up.host.p - v.p));
+	px_putf(w, "%s:%u", px_ipstr(mt->src_ip, a), mt->src_port);
+	sfp_put(w, hp_end, (size_t)(v.p + v.n - hp_end));
+	if (rest.n) {
+		sfp_puts(w, ", ");
+		sfp_putstr(w, rest);
+	}
+	sfp_puts(w, "\r\n");
+	return true;
+}
+
 static size_t fwd_request(char *out, size_t cap, const struct sfp_sip_meta *mt, const char *p,
 			  const struct sfp_sip *m, struct sfp_str ruri, const char *branch,
 			  bool record_route, bool pop_route, bool strip_pauthz, struct sfp_str body)
@@ -79,6 +114,8 @@ static size_t fwd_request(char *out, size_t cap, const struct sfp_sip_meta *mt, 
 			px_putf(&w, "Max-Forwards: %d\r\n", m->max_forwards > 0 ? m->max_forwards - 1 : 0);
 		} else if ((strip_pauthz && px_name_is(h.name, "proxy-authorization", 0)) ||
 			   is_content_length(h.name)) {
+			continue;
+		} else if (px_name_is(h.name, "contact", 'm') && put_nated_contact(&w, &h, mt)) {
 			continue;
 		} else if (!route_popped && px_name_is(h.name, "route", 0)) {
 			route_popped = true;
@@ -235,7 +272,8 @@ static void branch_timeout(struct itx *t, const char *why, uint64_t now)
 
 /* the response as relayed upstream (16.7 step 9): our Via removed; in
  * px_obuf, 0 when it does not fit */
-static size_t relay_form(const char *p, const struct sfp_sip *m, struct sfp_str body)
+static size_t relay_form(const struct sfp_sip_meta *mt, const char *p, const struct sfp_sip *m,
+			 struct sfp_str body)
 {
 	struct sfp_wbuf w = { px_obuf, 0, sizeof(px_obuf), false };
 	size_t off = px_first_line_end(p, m->msg_len);
@@ -254,8 +292,10 @@ static size_t relay_form(const char *p, const struct sfp_sip *m, struct sfp_str 
 			}
 			continue;
 		}
-		if (!is_content_length(h.name))
-			sfp_put(&w, h.start, (size_t)(h.end - h.start));
+		if (is_content_length(h.name) ||
+		    (px_name_is(h.name, "contact", 'm') && put_nated_contact(&w, &h, mt)))
+			continue;
+		sfp_put(&w, h.start, (size_t)(h.end - h.start));
 	}
 	put_body(&w, body);
 	return w.full ? 0 : w.n;
@@ -702,7 +742,7 @@ static void response(const struct sfp_sip_meta *mt, const char *p, const struct 
 			uint16_t port;
 			size_t n;
 			if (m->n_via >= 2 && px_via_dest(m->via[1], &ip, &port) &&
-			    (n = relay_form(p, m, out_body(mt, p, m))))
+			    (n = relay_form(mt, p, m, out_body(mt, p, m))))
 				keep_final(t, n, ip, port);
 			if (m->status >= 600) /* 16.7 step 5: no other answer will do */
 				FOR_GROUP(s, t)
@@ -738,7 +778,7 @@ static void response(const struct sfp_sip_meta *mt, const char *p, const struct 
 	}
 	if (invite && m->status >= 200 && m->status < 300)
 		md_confirm(m->call_id, mt->rx_ms);
-	if (!(n = relay_form(p, m, out_body(mt, p, m))))
+	if (!(n = relay_form(mt, p, m, out_body(mt, p, m))))
 		return;
 	px_cnt.resp_relayed++;
 	px_e.send(ip, port, px_obuf, (uint32_t)n);

@@ -74,10 +74,12 @@ void dp_media_apply(struct dp *dp, const struct sfp_msg *m, uint64_t now)
 	if (m->h.op == SFP_OP_MEDIA_DEL) {
 		f->c.active = 0;
 	} else {
-		if (q->reset || !f->c.active)
+		if (q->reset || !f->c.active) {
 			memset(&f->s, 0, sizeof(f->s));
-		else if (q->latch_window_ms)
-			f->s.latched = 0; /* new SDP (a re-INVITE): may latch anew, in the window */
+			f->c.sdp_seq = 0;
+		} else if (q->latch_window_ms) {
+			f->c.sdp_seq++; /* new SDP (a re-INVITE): one new source allowed, in the window */
+		}
 		f->c.gen = m->h.gen;
 		f->c.latch = q->latch;
 		f->c.rtcp = q->rtcp;
@@ -135,9 +137,13 @@ void dp_media_relay(struct dp_worker *w, struct rte_mbuf *m, struct rte_ether_hd
 	}
 	/* symmetric RTP: the leg's endpoint is who sends to this port.  The
 	 * first source is taken (latched) within the window after the stream
-	 * starts or a re-INVITE (strict: only the SIP source address), and
-	 * after the window only the SIP source address is; once latched, any
-	 * other source is refused: a third party cannot take the stream. */
+	 * starts (strict: only the SIP source address), and after the window
+	 * only the SIP source address is; once latched, any other source is
+	 * refused, so a third party cannot take the stream, until a new SDP
+	 * (a re-INVITE: the endpoint may have moved) allows one new source
+	 * within the window it reopens.  Until then the old source keeps
+	 * getting the stream: an endpoint behind NAT that stays silent after
+	 * a re-INVITE is still reached. */
 	uint32_t src = ip->src_addr;
 	uint16_t sport = rte_be_to_cpu_16(udp->src_port);
 	if (c.latch != SFP_LATCH_OFF) {
@@ -152,11 +158,21 @@ void dp_media_relay(struct dp_worker *w, struct rte_mbuf *m, struct rte_ether_hd
 			s->src_port = sport;
 			memcpy(s->src_mac, eth->src_addr.addr_bytes, 6);
 			s->latched = 1;
+			s->latched_seq = c.sdp_seq;
 			CNT(w, MEDIA_LATCHED);
 		} else if (s->src_ip != src || s->src_port != sport) {
-			s->drop_src++;
-			CNT(w, MEDIA_SRC);
-			goto drop;
+			bool window = w->now_ms < c.latch_until_ms;
+			if (s->latched_seq == c.sdp_seq || !window ||
+			    (c.latch == SFP_LATCH_STRICT && src != c.expect_ip)) {
+				s->drop_src++;
+				CNT(w, MEDIA_SRC);
+				goto drop;
+			}
+			s->src_ip = src;
+			s->src_port = sport;
+			memcpy(s->src_mac, eth->src_addr.addr_bytes, 6);
+			s->latched_seq = c.sdp_seq;
+			CNT(w, MEDIA_LATCHED);
 		}
 	}
 	/* where the other leg is: where its packets come from, once latched,

@@ -49,7 +49,7 @@ struct sfp_media_cfg {
 	uint64_t latch_until_ms;  /* latching (again) allowed until then */
 	uint32_t session;         /* the control process's session id */
 	uint8_t stream, leg;      /* m= line, leg (0: caller side, 1: callee side) */
-	uint16_t rsvd;
+	uint16_t sdp_seq;         /* new SDP for the flow (a re-INVITE) since install */
 	uint64_t call_key;        /* keyed hash of Call-ID and caller's tag, stable
 				   * across control restarts: the call is found again */
 };
@@ -60,6 +60,7 @@ struct sfp_media_stats {      /* the receiving worker's */
 	uint8_t src_mac[6];
 	uint32_t src_ip;
 	uint16_t src_port;
+	uint16_t latched_seq;     /* the cfg's sdp_seq when it latched */
 	uint16_t max_seq;
 	uint32_t cycles;          /* RFC 3550 A.1: sequence number wraps << 16 */
 	uint32_t base_seq;

@@ -88,9 +88,9 @@ def brute(src, user, n, port=0):
     print("answered=%d challenged=1 seconds=%.3f" % (answered, time.time() - t0))
 
 
-def register(src, user, pw):
+def register(src, user, pw, port=0):
     """REGISTER -> 401 -> REGISTER+auth -> 200 (from the control process)."""
-    c = Src(src, timeout=3)
+    c = Src(src, port, timeout=3)
     ruri = f"sip:{SERVER[0]}"
     nonce = get_nonce(c, ruri)
     assert nonce, "no 401 challenge"
@@ -297,8 +297,8 @@ def main():
     cmd, a = sys.argv[1], sys.argv[2:]
     if cmd == "brute":        # brute SRC USER N [PORT]
         brute(a[0], a[1], int(a[2]), int(a[3]) if len(a) > 3 else 0)
-    elif cmd == "register":   # register SRC USER PW
-        register(a[0], a[1], a[2])
+    elif cmd == "register":   # register SRC USER PW [PORT]
+        register(a[0], a[1], a[2], int(a[3]) if len(a) > 3 else 0)
     elif cmd == "options":    # options SRC COUNT [UA] [PORT]
         options(a[0], int(a[1]), a[2] if len(a) > 2 and a[2] else None,
                 int(a[3]) if len(a) > 3 else 0)

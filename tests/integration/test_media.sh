@@ -20,9 +20,15 @@ iface=sipfpme0
 export SIPFP_SOCKET=$run/ctl.sock
 . "$top/tests/integration/lib.sh"
 
-launcher_pid="" bg=()
+launcher_pid="" bg=() fwd0=""
+ns=sipfpnat
 cleanup() {
 	for p in "${bg[@]+"${bg[@]}"}"; do kill "$p" 2>/dev/null; done
+	ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
+	nft delete table ip sipfpnat 2>/dev/null
+	ip netns del "$ns" 2>/dev/null
+	ip link del sipfpnat0 2>/dev/null
+	[ -n "$fwd0" ] && echo "$fwd0" >/proc/sys/net/ipv4/ip_forward
 	pkill -f "sipp .*-i 10.77.0.1 -p 50[67][0-9] .*$run" 2>/dev/null
 	teardown sipfpme "$iface"
 }
@@ -49,7 +55,7 @@ done
 [ "$(stat control_attached 2>/dev/null)" = 1 ] || { ko "sipfp started"; cat "$run/launch.log"; finish; exit 1; }
 ok "sipfp started, media on ports 20000-20003 (one call)"
 ip addr add 10.77.0.9/24 dev "$iface"
-for u in alice bob; do check "user add $u" sh -c "echo secret | '$ctl' user add $u"; done
+for u in alice bob carol; do check "user add $u" sh -c "echo secret | '$ctl' user add $u"; done
 check "bob registers (contact port 5072)" sipp_run 5073 reg_contact 10.77.0.2:5060 -key user bob \
 	-au bob -ap secret -key contact_port 5072 -key expires 300
 
@@ -168,6 +174,62 @@ check "the call was found again after the restart" grep -q "found again after th
 check "media_timeouts 1, own_bye 2" test "$(stat media_timeouts)" = 1 -a "$(stat own_bye)" = 2
 check "the call-end line says why" grep -q "call ended\|media timeout;" "$run/launch.log"
 check "no dialog and no stream left" test -z "$("$ctl" dialog list | tail -n +2)$("$ctl" media list | tail -n +2)"
+
+# ---- NAT: a callee behind a NAT, its SDP naming its private address ------------------
+# carol lives in a network namespace (192.168.77.2) behind this host, which
+# masquerades her traffic to 10.77.0.1 and drops anything new towards her
+# private address: only packets to the address her NAT mapped reach her.
+ip netns add "$ns"
+ip link add sipfpnat0 type veth peer name sipfpnat1 netns "$ns"
+ip addr add 192.168.77.1/24 dev sipfpnat0
+ip link set sipfpnat0 up
+ip netns exec "$ns" sh -c 'ip addr add 192.168.77.2/24 dev sipfpnat1 && ip link set sipfpnat1 up &&
+	ip link set lo up && ip route add default via 192.168.77.1 && ethtool -K sipfpnat1 tx off >/dev/null'
+fwd0=$(cat /proc/sys/net/ipv4/ip_forward)
+echo 1 >/proc/sys/net/ipv4/ip_forward
+nft -f - <<EOF
+table ip sipfpnat {
+	chain nat_out { type nat hook postrouting priority srcnat; oifname "$iface" ip saddr 192.168.77.0/24 masquerade; }
+	chain guard { type filter hook forward priority 0; iifname "$iface" ip daddr 192.168.77.0/24 ct state new drop; }
+}
+EOF
+check "carol registers from behind the NAT (contact 192.168.77.2:5072)" \
+	ip netns exec "$ns" python3 "$top/tests/integration/edgeclient.py" register 192.168.77.2 carol secret 5072
+sleep 3 # the quarantine of the timeout call's ports
+tshark -q -i "$iface" -w "$run/nat.pcap" -f "udp" >/dev/null 2>&1 &
+bg+=("$!")
+tpid=$!
+sleep 1.5
+(cd "$run" && ip netns exec "$ns" timeout 60 sipp -sf "$top/tests/sipp/uas_nat.xml" -i 192.168.77.2 -p 5072 \
+	-mp 7000 -m 1 -timeout 50s -timeout_error -trace_err -nostdin >/dev/null 2>&1) &
+callee=$!
+bg+=("$!")
+sleep 0.5
+if sipp_run 5070 uac_media 10.77.0.2:5060 -s carol -key user alice -au alice -ap secret -mp 6000 \
+	>"$run/caller3.out" 2>&1; then ok "a call to carol behind the NAT: setup, audio, hold, resume, BYE"
+else ko "call to carol behind the NAT"; sed 's/^/#   /' "$run/caller3.out"; fi
+if wait "$callee"; then ok "carol answered, played audio, hung up"; else ko "carol's SIPp"; fi
+sleep 1
+kill "$tpid" 2>/dev/null
+wait "$tpid" 2>/dev/null
+nat() { tshark -r "$run/nat.pcap" -Y "$1" 2>/dev/null | wc -l; }
+c_in=$(nat "ip.src==10.77.0.1 && udp.srcport==6000 && udp.dstport==20000")
+to_private=$(nat "ip.src==10.77.0.2 && udp.srcport==20002 && ip.dst==192.168.77.2")
+to_nat=$(nat "ip.src==10.77.0.2 && udp.srcport==20002 && ip.dst==10.77.0.1")
+carol_in=$(nat "ip.src==10.77.0.1 && udp.dstport==20002")
+carol_port=$(tshark -r "$run/nat.pcap" -Y "ip.src==10.77.0.1 && udp.dstport==20002" -T fields -e udp.srcport 2>/dev/null | sort -u | head -1)
+to_caller=$(nat "ip.src==10.77.0.2 && udp.srcport==20000 && ip.dst==10.77.0.1 && udp.dstport==6000")
+echo "# NAT: caller->sipfp $c_in; sipfp->carol's SDP address $to_private, ->her NAT address (10.77.0.1:$carol_port) $to_nat; carol->sipfp $carol_in; sipfp->caller $to_caller"
+check "carol's audio reached sipfp from her NAT address, not her SDP address ($carol_in packets from 10.77.0.1:$carol_port)" \
+	test "$carol_in" -ge 200
+check "sipfp latched to it: the caller's audio went to 10.77.0.1:$carol_port ($to_nat packets)" \
+	test "$to_nat" -ge 400
+check "before latching, at most the first packets went to the private address ($to_private, dropped by the NAT)" \
+	test "$to_private" -lt 20
+check "every caller packet went one way or the other ($c_in = $to_nat + $to_private)" \
+	test "$c_in" = "$((to_nat + to_private))"
+check "carol's audio reached the caller from 10.77.0.2:20000 ($to_caller of $carol_in)" \
+	test "$to_caller" = "$carol_in"
 
 stop_launcher "$launcher_pid"
 launcher_pid=""
