@@ -4,7 +4,9 @@
 # Two real softphones through sipfp with nothing configured: baresip 1.0
 # (Debian's baresip-core) as alice and bob register with digest auth on
 # sipfp's embedded defaults, alice calls bob, both report the call
-# established, audio flows (ausine's tone), alice hangs up and bob sees it.
+# established, the media is anchored on sipfp, each records what it hears
+# (sndfile) and the recording holds the other's tone (ausine, 440 and
+# 660 Hz), rtcpsummary reports no loss, alice hangs up and bob sees it.
 # This is what a new user does first; it failed before MD5 became the
 # default (libre gives up on a challenge set naming SHA-256).
 # Only paths, the DPDK prefix and the TAP name differ from the defaults, so
@@ -50,7 +52,7 @@ phone() {
 	cat >"$run/$1/config" <<EOF
 poll_method		epoll
 sip_listen		10.77.0.1:$2
-audio_source		ausine,440
+audio_source		ausine,$4
 audio_player		aufile,/dev/null
 audio_alert		aufile,/dev/null
 ausrc_srate		48000
@@ -60,18 +62,22 @@ module			cons.so
 module			ausine.so
 module			aufile.so
 module			g711.so
+module			sndfile.so
+module			rtcpsummary.so
+snd_path		$run/$1
 module_app		account.so
 module_app		menu.so
 cons_listen		127.0.0.1:$3
 EOF
 	echo "<sip:$1@10.77.0.2>;auth_pass=secret-$1;answermode=auto;regint=600" >"$run/$1/accounts"
 	timeout 60 baresip -f "$run/$1" >"$run/$1.log" 2>&1 &
+	disown # killed at the end: no job report
 }
 say() { printf '%s\n' "$2" >"/dev/udp/127.0.0.1/$1"; }
 logged() { grep -q "$2" "$run/$1.log"; }
 
-phone bob 5080 5552
-phone alice 5070 5551
+phone bob 5080 5552 660
+phone alice 5070 5551 440
 check "bob registers (200 OK from sipfp)" eventually_long logged bob "bob@10.77.0.2: .*200 OK"
 check "alice registers (200 OK from sipfp)" eventually_long logged alice "alice@10.77.0.2: .*200 OK"
 check "both listed by sipfpctl reg list" \
@@ -82,11 +88,24 @@ check "alice: call established" eventually_long logged alice "Call established: 
 check "bob: call established (auto answer)" eventually_long logged bob "Call established: sip:alice@10.77.0.2"
 check "bob receives alice's audio" eventually_long logged bob "incoming rtp for 'audio' established"
 check "the dialog is listed" sh -c "'$ctl' dialog list | grep -q confirmed"
-sleep 1
+sleep 7 # long enough for RTCP reports (every 5 s) both ways
 say 5551 "/hangup"
 check "bob sees the hang-up" eventually_long logged bob "sip:alice@10.77.0.2: session closed"
 check "no dialog left" eventually_long sh -c "[ \$('$ctl' dialog list | grep -c confirmed) = 0 ]"
 check "nothing refused on the way (auth failures 0)" test "$(stat auth_fail)" = 0
+check "the media was anchored: bob heard alice from 10.77.0.2:20002" logged bob "receiving from 10.77.0.2:20002"
+check "... and alice heard bob from 10.77.0.2:20000" logged alice "receiving from 10.77.0.2:20000"
+# what each phone recorded (sndfile: *-dec.wav is what it heard)
+tone_in() { python3 "$top/tests/integration/tone.py" "$(ls "$run/$1"/dump-*-dec.wav | head -1)"; }
+hz_ok() { awk -v f="$1" -v want="$2" 'BEGIN { exit !(f > want * 0.98 && f < want * 1.02) }'; }
+b=$(tone_in bob); a=$(tone_in alice)
+check "bob's recording holds alice's 440 Hz tone ($b)" hz_ok "$(echo "$b" | sed 's/freq=\([0-9.]*\).*/\1/')" 440
+check "alice's recording holds bob's 660 Hz tone ($a)" hz_ok "$(echo "$a" | sed 's/freq=\([0-9.]*\).*/\1/')" 660
+# rtcpsummary's line at the call's end: PL=lost here,lost there (RFC 3550 RTCP)
+for f in alice bob; do
+	check "$f: rtcpsummary reports no loss either way ($(tr '\r' '\n' <"$run/$f.log" | grep -o 'PR=[0-9]*;PS=[0-9]*;PL=[0-9,]*' | head -1))" \
+		sh -c "tr '\r' '\n' <'$run/$f.log' | grep -q 'EX=BareSip;.*PL=0,0;.*IP=.*,10.77.0.2:2000[02];'"
+done
 
 pkill -TERM -f "baresip -f $run/" 2>/dev/null
 stop_launcher "$launcher_pid"
