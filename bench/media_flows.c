@@ -10,7 +10,10 @@
  * port BASE + 4 i + 2, the next hop's MAC given, as bench/mkpcap.py --rtp
  * sends them.
  *
- *   media_flows EAL-OPTIONS --proc-type=secondary --file-prefix P -- N [BASE]
+ *   media_flows EAL-OPTIONS --proc-type=secondary --file-prefix P -- N [BASE [TO_IP TO_PORT TO_MAC]]
+ *
+ * With TO_*: every stream relays to that one address (bench/relay.sh's
+ * receiver), through that next hop.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -39,6 +42,16 @@ int main(int argc, char **argv)
 	}
 	unsigned n = (unsigned)strtoul(argv[1], NULL, 10);
 	unsigned base = argc > 2 ? (unsigned)strtoul(argv[2], NULL, 10) : 20000;
+	struct in_addr to_ip = { 0 };
+	unsigned to_port = 0, mac[6] = { 0 };
+	if (argc > 5 && (inet_pton(AF_INET, argv[3], &to_ip) != 1 ||
+			 sscanf(argv[5], "%x:%x:%x:%x:%x:%x", &mac[0], &mac[1], &mac[2], &mac[3],
+				&mac[4], &mac[5]) != 6)) {
+		fprintf(stderr, "media_flows: TO_IP TO_PORT TO_MAC: an address, a port, a MAC\n");
+		return 2;
+	}
+	if (argc > 5)
+		to_port = (unsigned)strtoul(argv[4], NULL, 10);
 	struct rte_ring *r = rte_ring_lookup(SFP_RING_FROM_CTL);
 	if (!r || base + 4ull * n > 65536) {
 		fprintf(stderr, "media_flows: no ring %s (data plane running?), or too many streams\n",
@@ -61,6 +74,12 @@ int main(int argc, char **argv)
 		q->latch_window_ms = 3600 * 1000;
 		q->to_mac[0] = 0x02;
 		q->to_mac[5] = 0x42;
+		if (to_port) {
+			q->to_ip = to_ip.s_addr;
+			q->to_port = (uint16_t)to_port;
+			for (int b = 0; b < 6; b++)
+				q->to_mac[b] = (uint8_t)mac[b];
+		}
 		q->session = i + 1;
 		q->reset = 1;
 		while (rte_ring_enqueue_elem(r, &m, SFP_MSG_SIZE) != 0)

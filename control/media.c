@@ -205,6 +205,8 @@ int md_init(void)
 		return -1;
 	for (uint32_t i = max_sess; i-- > 0;)
 		free_sess[n_free++] = i;
+	px_e.log("media: %u sessions of %zu bytes allocated, %u port units of 4 in %u-%u", max_sess,
+		 sizeof(struct md_sess), pool.n, px_e.media_first, px_e.media_last);
 	adopt();
 	return 0;
 }

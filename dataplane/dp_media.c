@@ -146,34 +146,23 @@ void dp_media_relay(struct dp_worker *w, struct rte_mbuf *m, struct rte_ether_hd
 	 * a re-INVITE is still reached. */
 	uint32_t src = ip->src_addr;
 	uint16_t sport = rte_be_to_cpu_16(udp->src_port);
-	if (c.latch != SFP_LATCH_OFF) {
-		if (!s->latched) {
-			bool window = w->now_ms < c.latch_until_ms;
-			if (!(window && c.latch == SFP_LATCH_ON) && src != c.expect_ip) {
-				s->drop_src++;
-				CNT(w, MEDIA_SRC);
-				goto drop;
-			}
-			s->src_ip = src;
-			s->src_port = sport;
-			memcpy(s->src_mac, eth->src_addr.addr_bytes, 6);
-			s->latched = 1;
-			s->latched_seq = c.sdp_seq;
-			CNT(w, MEDIA_LATCHED);
-		} else if (s->src_ip != src || s->src_port != sport) {
-			bool window = w->now_ms < c.latch_until_ms;
-			if (s->latched_seq == c.sdp_seq || !window ||
-			    (c.latch == SFP_LATCH_STRICT && src != c.expect_ip)) {
-				s->drop_src++;
-				CNT(w, MEDIA_SRC);
-				goto drop;
-			}
-			s->src_ip = src;
-			s->src_port = sport;
-			memcpy(s->src_mac, eth->src_addr.addr_bytes, 6);
-			s->latched_seq = c.sdp_seq;
-			CNT(w, MEDIA_LATCHED);
+	if (c.latch != SFP_LATCH_OFF && (!s->latched || s->src_ip != src || s->src_port != sport)) {
+		bool window = w->now_ms < c.latch_until_ms;
+		bool ok = !s->latched ?
+			(window && c.latch == SFP_LATCH_ON) || src == c.expect_ip :
+			s->latched_seq != c.sdp_seq && window &&
+			(c.latch == SFP_LATCH_ON || src == c.expect_ip);
+		if (!ok) {
+			s->drop_src++;
+			CNT(w, MEDIA_SRC);
+			goto drop;
 		}
+		s->src_ip = src;
+		s->src_port = sport;
+		memcpy(s->src_mac, eth->src_addr.addr_bytes, 6);
+		s->latched = 1;
+		s->latched_seq = c.sdp_seq;
+		CNT(w, MEDIA_LATCHED);
 	}
 	/* where the other leg is: where its packets come from, once latched,
 	 * else where its SDP said */

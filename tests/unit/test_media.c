@@ -71,56 +71,17 @@ static void t_pool(void **st)
 #define CALLER_IP "10.0.0.9"
 #define CALLEE_IP "10.0.0.5"
 
-struct out {
-	uint32_t ip;
-	uint16_t code;
-	char text[4096];
-};
-static struct out outs[32];
-static unsigned n_out;
+#include "px_harness.h"
+
 static struct sfp_media_msg pushed[64];
 static uint16_t pushed_op[64];
 static unsigned n_pushed;
-
-static void cb_send(uint32_t ip, uint16_t port, const char *p, uint32_t len)
-{
-	(void)port;
-	assert_true(n_out < 32);
-	struct out *o = &outs[n_out++];
-	memset(o, 0, sizeof(*o));
-	o->ip = ip;
-	memcpy(o->text, p, len < sizeof(o->text) - 1 ? len : sizeof(o->text) - 1);
-}
-
-static void cb_respond(const struct sfp_sip_meta *mt, const struct sfp_sip *m, uint16_t code,
-		       const char *reason, const char *extra)
-{
-	(void)m;
-	assert_true(n_out < 32);
-	struct out *o = &outs[n_out++];
-	memset(o, 0, sizeof(*o));
-	o->ip = mt->src_ip;
-	o->code = code;
-	snprintf(o->text, sizeof(o->text), "SIP/2.0 %u %s\r\n%s", code, reason, extra ? extra : "");
-}
-
-static void cb_log(const char *fmt, ...)
-{
-	(void)fmt;
-}
 
 static void cb_push(uint16_t op, const struct sfp_media_msg *mm)
 {
 	assert_true(n_pushed < 64);
 	pushed_op[n_pushed] = op;
 	pushed[n_pushed++] = *mm;
-}
-
-static uint32_t ip(const char *s)
-{
-	struct in_addr a;
-	inet_pton(AF_INET, s, &a);
-	return a.s_addr;
 }
 
 static struct sfp_logic_cfg lcfg;

@@ -27,49 +27,7 @@
 #define B_IP      "10.0.0.6" /* bob's second contact, port 5002 */
 
 /* everything the proxy sent: by E.send (ip, port, text) or E.respond (code) */
-struct out {
-	uint32_t ip;
-	uint16_t port;
-	uint16_t code; /* E.respond */
-	char text[4096];
-};
-static struct out outs[64];
-static unsigned n_out;
-
-static void cb_send(uint32_t ip, uint16_t port, const char *p, uint32_t len)
-{
-	assert_true(n_out < 64);
-	struct out *o = &outs[n_out++];
-	memset(o, 0, sizeof(*o));
-	o->ip = ip;
-	o->port = port;
-	memcpy(o->text, p, len < sizeof(o->text) - 1 ? len : sizeof(o->text) - 1);
-}
-
-static void cb_respond(const struct sfp_sip_meta *mt, const struct sfp_sip *m, uint16_t code,
-		       const char *reason, const char *extra)
-{
-	(void)m, (void)extra;
-	assert_true(n_out < 64);
-	struct out *o = &outs[n_out++];
-	memset(o, 0, sizeof(*o));
-	o->ip = mt->src_ip;
-	o->port = mt->src_port;
-	o->code = code;
-	snprintf(o->text, sizeof(o->text), "SIP/2.0 %u %s\r\n", code, reason);
-}
-
-static void cb_log(const char *fmt, ...)
-{
-	(void)fmt;
-}
-
-static uint32_t ip(const char *s)
-{
-	struct in_addr a;
-	inet_pton(AF_INET, s, &a);
-	return a.s_addr;
-}
+#include "px_harness.h"
 
 static struct sfp_logic_cfg lcfg;
 static struct store *db;

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * What the unit tests of the control process's transaction and dialog
+ * layer share: px_env callbacks that record everything the proxy sends
+ * (E.send: ip, port, text) or answers itself (E.respond: code, reason,
+ * extra headers), and a dotted quad to an address.  Included by one test
+ * file each, so its definitions are static.
+ */
+#ifndef SFP_PX_HARNESS_H
+#define SFP_PX_HARNESS_H
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "proxy.h"
+
+#define MAX_OUT 64
+
+struct out {
+	uint32_t ip;
+	uint16_t port;
+	uint16_t code; /* E.respond */
+	char text[4096];
+};
+static struct out outs[MAX_OUT];
+static unsigned n_out;
+
+static void cb_send(uint32_t ip, uint16_t port, const char *p, uint32_t len)
+{
+	assert_true(n_out < MAX_OUT);
+	struct out *o = &outs[n_out++];
+	memset(o, 0, sizeof(*o));
+	o->ip = ip;
+	o->port = port;
+	memcpy(o->text, p, len < sizeof(o->text) - 1 ? len : sizeof(o->text) - 1);
+}
+
+static void cb_respond(const struct sfp_sip_meta *mt, const struct sfp_sip *m, uint16_t code,
+		       const char *reason, const char *extra)
+{
+	(void)m;
+	assert_true(n_out < MAX_OUT);
+	struct out *o = &outs[n_out++];
+	memset(o, 0, sizeof(*o));
+	o->ip = mt->src_ip;
+	o->port = mt->src_port;
+	o->code = code;
+	snprintf(o->text, sizeof(o->text), "SIP/2.0 %u %s\r\n%s", code, reason, extra ? extra : "");
+}
+
+static void cb_log(const char *fmt, ...)
+{
+	(void)fmt;
+}
+
+static uint32_t ip(const char *s)
+{
+	struct in_addr a;
+	inet_pton(AF_INET, s, &a);
+	return a.s_addr;
+}
+
+#endif
