@@ -34,6 +34,7 @@
 #include <rte_memzone.h>
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
+#include <rte_ring_peek.h>
 
 #include "admission.h"
 #include "media.h"
@@ -54,6 +55,7 @@
 #define CTL_COUNTERS(_) \
 	_(rx_msgs, "messages received from the data plane") \
 	_(rx_bad, "messages from the data plane dropped: malformed") \
+	_(rx_stale, "messages that waited in the ring longer than ctl_queue_s: dropped, their transactions are over") \
 	_(rx_requests, "requests received (the proxy's counters say what became of them)") \
 	_(rx_responses, "responses received") \
 	_(tx_msgs, "SIP messages sent through the data plane") \
@@ -271,30 +273,51 @@ static void handle_sip(const struct sfp_sip_meta *dmt, const char *p, uint32_t l
 	px_rx(mt, p, &m);
 }
 
+/*
+ * Messages are taken off the ring only once handled (the ring's peek API:
+ * read, handle, then finish): a control process killed while handling one
+ * leaves it in the ring, and its successor handles it again.  At least
+ * once, then, never lost; SIP's retransmission rules make a second
+ * handling harmless (the same deterministic branch: the far end sees a
+ * retransmission).
+ */
 static void poll_rx(void)
 {
-	struct sfp_msg m;
+	static struct sfp_msg seg[SFP_MAX_NSEG];
 	for (int k = 0; k < 256; k++) {
-		if (rte_ring_dequeue_elem(C.to_ctl, &m, SFP_MSG_SIZE))
+		if (rte_ring_dequeue_bulk_elem_start(C.to_ctl, seg, SFP_MSG_SIZE, 1, NULL) != 1)
 			return;
+		unsigned nseg = seg[0].h.nseg;
 		cnt.rx_msgs++;
-		if (m.h.version != SFP_MSG_VERSION || m.h.op != SFP_OP_SIP_RX) {
+		if (seg[0].h.version != SFP_MSG_VERSION || seg[0].h.op != SFP_OP_SIP_RX ||
+		    nseg < 1 || nseg > SFP_MAX_NSEG) {
 			cnt.rx_bad++;
+			rte_ring_dequeue_elem_finish(C.to_ctl, 1);
 			continue;
 		}
 		/* enqueued as one bulk: the segments are behind it already */
+		if (nseg > 1) {
+			rte_ring_dequeue_elem_finish(C.to_ctl, 0);
+			if (rte_ring_dequeue_bulk_elem_start(C.to_ctl, seg, SFP_MSG_SIZE, nseg, NULL) != nseg) {
+				/* segments missing: the head goes alone, as bad */
+				rte_ring_dequeue_elem_finish(C.to_ctl, 0);
+				unsigned one = rte_ring_dequeue_bulk_elem_start(C.to_ctl, seg, SFP_MSG_SIZE, 1, NULL);
+				rte_ring_dequeue_elem_finish(C.to_ctl, one);
+				cnt.rx_bad++;
+				continue;
+			}
+		}
 		struct sfp_ring_unpack u;
-		unsigned want = sfp_ring_unpack_head(&u, &m, C.rxbuf);
-		while (want--) {
-			if (rte_ring_dequeue_elem(C.to_ctl, &m, SFP_MSG_SIZE))
-				break;
-			sfp_ring_unpack_seg(&u, &m);
-		}
-		if (!sfp_ring_unpack_done(&u)) {
+		sfp_ring_unpack_head(&u, &seg[0], C.rxbuf);
+		for (unsigned i = 1; i < nseg; i++)
+			sfp_ring_unpack_seg(&u, &seg[i]);
+		if (!sfp_ring_unpack_done(&u))
 			cnt.rx_bad++;
-			continue;
-		}
-		handle_sip(&u.m, u.buf, u.m.total_len);
+		else if (u.m.rx_ms + C.cfg.ctl_queue_s * 1000ull < now_ms())
+			cnt.rx_stale++; /* waited for a control process too long */
+		else
+			handle_sip(&u.m, u.buf, u.m.total_len);
+		rte_ring_dequeue_elem_finish(C.to_ctl, nseg);
 	}
 }
 
@@ -1073,6 +1096,11 @@ int main(int argc, char **argv)
 		die("data plane state version %u, this control process speaks %u: upgrade both together",
 		    C.st->version, SFP_STATE_VERSION);
 	C.to_ctl = rte_ring_lookup(SFP_RING_TO_CTL);
+	/* the ring's only consumer: a predecessor that died between reading
+	 * a message and finishing it left the consumer head ahead of the
+	 * tail; what lies between is to be handled again (poll_rx) */
+	if (C.to_ctl)
+		C.to_ctl->cons.head = C.to_ctl->cons.tail;
 	C.from_ctl = rte_ring_lookup(SFP_RING_FROM_CTL);
 	if (!C.to_ctl || !C.from_ctl)
 		die("rings %s/%s not found", SFP_RING_TO_CTL, SFP_RING_FROM_CTL);
@@ -1186,8 +1214,13 @@ int main(int argc, char **argv)
 				serve_client(fd);
 		}
 	}
-	/* leaving: tell the data plane at once rather than after a timeout */
-	C.st->ctl_heartbeat_ms = 0;
+	/* Leaving on SIGTERM/SIGINT is, most of the time, a restart (an
+	 * upgrade, the launcher, systemd): the heartbeat is left as it is, so
+	 * for ctl_timeout_ms the data plane goes on queueing what needs a
+	 * control process in the ring, which outlives this process, and the
+	 * successor answers it; a stop for good costs ctl_timeout_ms of that,
+	 * then the data plane answers 503.  When the data plane is gone there
+	 * is nobody to tell. */
 	close(C.lfd);
 	(void)unlink(C.cfg.ctl_socket);
 	store_close(C.db);

@@ -760,6 +760,11 @@ static void response(const struct sfp_sip_meta *mt, const char *p, const struct 
 	} else if (px_str_is(m->cseq_method, "CANCEL")) {
 		return; /* the answer to our own CANCEL (16.10): ends here */
 	}
+	/* 16.7 step 3: 100 Trying is hop by hop, never forwarded: without a
+	 * transaction (after a restart of this process the callee's answer to
+	 * a retransmitted INVITE may be one) it stops here too */
+	if (m->status == 100)
+		return;
 	if (!t && !nt && !branch_is_ours(m)) {
 		/* 16.7 step 1 relays a response with no transaction (a 2xx
 		 * retransmitted after it ended); but only one to a request

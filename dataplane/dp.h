@@ -86,6 +86,7 @@ struct dp {
 	struct sfp_ua_list ua;   /* read-only after start */
 	unsigned ood_reserve;    /* ring slots out-of-dialog requests leave free */
 	struct sfp_state *st;
+	volatile bool ctl_queue;  /* attached, or gone for less than ctl_queue_s */
 	struct sfp_media_table *media; /* NULL: media = no */
 	uint32_t media_addr;     /* network byte order */
 	struct rte_hash *creds;

@@ -562,13 +562,19 @@ static void housekeeping(uint64_t now)
 	uint32_t is = hb && now >= hb ? (now - hb < g_dp.cfg.ctl_timeout_ms) : (hb > now);
 
 	st->dp_heartbeat_ms = now;
+	/* a control process that stopped or died is usually restarted within
+	 * a fraction of a second: what the calls in progress send meanwhile
+	 * waits in the ring for the successor, as long as it could still be
+	 * of use (ctl_queue_s, 64*T1) */
+	g_dp.ctl_queue = hb && (hb > now || now - hb < (uint64_t)g_dp.cfg.ctl_queue_s * 1000);
 	if (is != was) {
 		st->ctl_attached = is;
 		if (is)
 			DP_LOG(NOTICE, "control process attached (pid %u)", st->ctl_pid);
 		else
-			DP_LOG(WARNING, "control process gone (no heartbeat for %u ms): "
-					"requests that need it get 503", g_dp.cfg.ctl_timeout_ms);
+			DP_LOG(WARNING, "control process gone (no heartbeat for %u ms): new requests "
+					"that need it get 503; responses and in-dialog requests wait "
+					"in the ring for %u s", g_dp.cfg.ctl_timeout_ms, g_dp.cfg.ctl_queue_s);
 	}
 	st->mbuf_in_use = rte_mempool_in_use_count(g_dp.mp);
 	struct rte_malloc_socket_stats ms;

@@ -274,8 +274,21 @@ static void handle_sip(struct dp_worker *w, const struct rx *rx, const char *p, 
 	    over_limit(w, rx->src_ip, SFP_CNT_RATE_OOD))
 		return;
 
-	sfp_decide(&g_dp.lcfg, &m, err, w->nonce_sec, g_dp.st->ctl_attached != 0,
+	bool attached = g_dp.st->ctl_attached != 0;
+	sfp_decide(&g_dp.lcfg, &m, err, w->nonce_sec, attached || g_dp.ctl_queue,
 		   dp_creds_lookup, w, &d);
+	/* no control process, but one is expected back: responses and
+	 * in-dialog requests wait for it in the ring; a new request gets its
+	 * 503 (the caller may try again) */
+	if (d.act == SFP_ACT_HANDOFF && !attached) {
+		if (!(d.rx_flags & (SFP_RXF_RESPONSE | SFP_RXF_IN_DIALOG)) &&
+		    !sfp_decide_overload(&g_dp.lcfg, &m, &d)) {
+			CNT(w, SIP_NO_CTL);
+			return;
+		}
+		if (d.act == SFP_ACT_HANDOFF)
+			CNT(w, HANDOFF_QUEUED);
+	}
 	if (d.auth_counter < SFP_CNT_MAX) {
 		w->cnt[d.auth_counter]++;
 		if (d.auth_counter == SFP_CNT_AUTH_FAIL)

@@ -44,6 +44,7 @@
 	_(frag_per_source,   U32,  "16",         "incomplete datagrams one source address may hold per worker; more are refused (0: no quota)") \
 	_(cred_capacity,     U32,  "131072",     "users the data plane replica can hold") \
 	_(ctl_timeout_ms,    U32,  "1500",       "control process counts as gone after this heartbeat silence") \
+	_(ctl_queue_s,       U32,  "32",         "while it is gone, responses and in-dialog requests wait in the ring for its successor this long (64*T1)") \
 	_(t1_ms,             U32,  "500",        "SIP timer T1 (RFC 3261 17): INVITE retransmissions, timer B = 64*T1") \
 	_(timer_c_s,         U32,  "180",        "a call ringing this long without an answer gets CANCEL and 408 (16.6)") \
 	_(dialog_max_s,      U32,  "7200",       "a dialog is forgotten after this long (its BYE was lost)") \

@@ -83,6 +83,7 @@
 	_(HANDOFF,            "handoff",               "SIP messages handed to the control process") \
 	_(HANDOFF_RESPONSE,   "handoff_responses",     "of which responses") \
 	_(HANDOFF_INDIALOG,   "handoff_in_dialog",     "of which in-dialog requests") \
+	_(HANDOFF_QUEUED,     "handoff_queued",        "responses and in-dialog requests queued while no control process was attached") \
 	_(CTL_TX,             "ctl_tx",                "packets sent on behalf of the control process") \
 	_(CTL_TX_DROP,        "drop_ctl_tx",           "control-process packets dropped (no ARP, no mbuf, malformed)") \
 	_(BANNED,             "drop_banned",           "SIP dropped before parsing: source banned") \
