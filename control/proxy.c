@@ -324,6 +324,26 @@ static void keep_final(struct itx *t, size_t n, uint32_t ip, uint16_t port)
 	t->resp_port = port;
 }
 
+/* 16.5, 16.6: the contacts an INVITE to callee goes to, one branch each,
+ * all at once; the freshest MAX_FORK when there are more.  Branch k of the
+ * INVITE is our branch derived from the caller's, with suffix .k */
+static unsigned branches(const char *callee, uint64_t now, struct binding *bs[MAX_FORK])
+{
+	unsigned nb = 0;
+	FOR_AOR(i, callee) {
+		struct binding *b = &px_binds[i];
+		if (b->b.expires_ms <= now)
+			continue;
+		unsigned j = nb < MAX_FORK ? nb++ : MAX_FORK;
+		for (; j > 0 && bs[j - 1]->b.expires_ms < b->b.expires_ms; j--)
+			if (j < MAX_FORK)
+				bs[j] = bs[j - 1];
+		if (j < MAX_FORK)
+			bs[j] = b;
+	}
+	return nb;
+}
+
 static void new_invite(const struct sfp_sip_meta *mt, const char *p, const struct sfp_sip *m)
 {
 	struct itx *t = px_itx_by_in_branch(m->top_via.branch, m->call_id, false);
@@ -351,21 +371,8 @@ static void new_invite(const struct sfp_sip_meta *mt, const char *p, const struc
 		px_e.log("INVITE %s -> %s: no such user, 404", mt->user, callee);
 		return;
 	}
-	/* 16.5, 16.6: one branch per registered contact, all at once; the
-	 * freshest MAX_FORK when there are more */
 	struct binding *bs[MAX_FORK];
-	unsigned nb = 0;
-	FOR_AOR(i, callee) {
-		struct binding *b = &px_binds[i];
-		if (b->b.expires_ms <= mt->rx_ms)
-			continue;
-		unsigned j = nb < MAX_FORK ? nb++ : MAX_FORK;
-		for (; j > 0 && bs[j - 1]->b.expires_ms < b->b.expires_ms; j--)
-			if (j < MAX_FORK)
-				bs[j] = bs[j - 1];
-		if (j < MAX_FORK)
-			bs[j] = b;
-	}
+	unsigned nb = branches(callee, mt->rx_ms, bs);
 	if (!nb) {
 		px_cnt.calls_480++;
 		px_cnt.calls_failed++;
@@ -440,7 +447,54 @@ static void cancel(const struct sfp_sip_meta *mt, const struct sfp_sip *m)
 {
 	struct itx *t = px_itx_by_in_branch(m->top_via.branch, m->call_id, false);
 	if (!t) {
-		px_e.respond(mt, m, 481, "Call/Transaction Does Not Exist", NULL);
+		/* an INVITE forwarded before this process restarted: its
+		 * transaction is gone, but its branches were derived from the
+		 * caller's, one per contact in freshness order, so each can be
+		 * CANCELled as the lost transaction would have (16.10, 9.1: the
+		 * INVITE's Request-URI, top Via, To and CSeq number).  Without
+		 * a registered callee there is nothing it can have been */
+		char callee[64], br0[48], via[160];
+		struct binding *bs[MAX_FORK];
+		px_cstr(callee, sizeof(callee), m->ruri_parts.user);
+		unsigned nb = px_uri_is_us(&m->ruri_parts) ? branches(callee, mt->rx_ms, bs) : 0;
+		if (!nb) {
+			px_e.respond(mt, m, 481, "Call/Transaction Does Not Exist", NULL);
+			return;
+		}
+		px_e.respond(mt, m, 200, "OK", NULL);
+		px_make_branch(m->call_id, m->top_via.branch, "inv", br0);
+		for (unsigned k = 0; k < nb; k++) {
+			uint32_t ip;
+			uint16_t port;
+			px_reach(&bs[k]->b, &ip, &port);
+			snprintf(via, sizeof(via), "SIP/2.0/UDP %s:%u;branch=%s.%u", px_e.lcfg->addr,
+				 px_e.lcfg->sip_port, br0, k);
+			px_send_sibling("CANCEL", (struct sfp_str){ bs[k]->b.contact, strlen(bs[k]->b.contact) },
+					(struct sfp_str){ via, strlen(via) }, m->from, m->to, m->call_id,
+					m->cseq_num, ip, port);
+		}
+		/* and the caller gets the INVITE's 487 now: a UAS may answer
+		 * with the CANCEL's Via alone (ours), and then only the lost
+		 * transaction knew where the caller was */
+		struct sfp_wbuf w = { px_obuf, 0, sizeof(px_obuf), false };
+		char tag[SFP_TAG_LEN];
+		sfp_tag_make(&px_e.lcfg->keys, m->call_id, m->from_tag, m->top_via.branch, tag);
+		sfp_puts(&w, "SIP/2.0 487 Request Terminated\r\n");
+		sfp_put_vias(&w, m, mt->src_ip, mt->src_port);
+		sfp_puts(&w, "From: ");
+		sfp_putstr(&w, m->from);
+		sfp_puts(&w, "\r\nTo: ");
+		sfp_putstr(&w, m->to);
+		px_putf(&w, ";tag=%.*s\r\nCall-ID: ", SFP_TAG_LEN, tag);
+		sfp_putstr(&w, m->call_id);
+		px_putf(&w, "\r\nCSeq: %u INVITE\r\nContent-Length: 0\r\n\r\n", m->cseq_num);
+		uint16_t rport;
+		sfp_reply_dest(m, mt->src_port, &rport);
+		if (!w.full)
+			px_e.send(mt->src_ip, rport, px_obuf, (uint32_t)w.n);
+		px_cnt.calls_cancelled++;
+		px_e.log("CANCEL %s -> %s of an INVITE from before a restart: %u branch(es), 487", mt->user,
+			 callee, nb);
 		return;
 	}
 	/* 16.10: answer the CANCEL, then cancel every pending branch */
@@ -759,6 +813,14 @@ static void response(const struct sfp_sip_meta *mt, const char *p, const struct 
 		}
 	} else if (px_str_is(m->cseq_method, "CANCEL")) {
 		return; /* the answer to our own CANCEL (16.10): ends here */
+	}
+	if (!t && !nt && invite && m->status >= 300) {
+		/* the INVITE's transaction was lost (a restart of this
+		 * process): ACK the error hop by hop as it would have
+		 * (17.1.1.3).  Its Request-URI is not known any more; the To
+		 * URI stands for it (a UAS matches the ACK by branch, 17.2.3) */
+		px_send_sibling("ACK", px_addr_uri(m->to, NULL), m->via[0], m->from, m->to, m->call_id,
+				m->cseq_num, mt->src_ip, mt->src_port);
 	}
 	/* 16.7 step 3: 100 Trying is hop by hop, never forwarded: without a
 	 * transaction (after a restart of this process the callee's answer to

@@ -162,6 +162,10 @@ struct itx *px_itx_alloc(void);
 void px_itx_index(struct itx *t);
 void px_itx_free(struct itx *t);
 void px_itx_send_sibling(struct itx *t, const char *method, struct sfp_str to_override);
+/* a CANCEL or an ACK of ours for an INVITE (9.1, 17.1.1.3): its Request-URI,
+ * top Via, From, To, Call-ID and CSeq number, to ip:port */
+void px_send_sibling(const char *method, struct sfp_str ruri, struct sfp_str via, struct sfp_str from,
+		     struct sfp_str to, struct sfp_str call_id, uint32_t cseq, uint32_t ip, uint16_t port);
 void px_itx_reply_caller(struct itx *t, uint16_t code, const char *reason);
 void px_itx_trim(struct itx *t);
 

@@ -105,26 +105,33 @@ void px_itx_free(struct itx *t)
 
 /* a request of ours toward the callee about the forwarded INVITE: the
  * hop-by-hop ACK to an error (17.1.1.3) or a CANCEL (9.1) */
-void px_itx_send_sibling(struct itx *t, const char *method, struct sfp_str to_override)
+void px_send_sibling(const char *method, struct sfp_str ruri, struct sfp_str via, struct sfp_str from,
+		     struct sfp_str to, struct sfp_str call_id, uint32_t cseq, uint32_t ip, uint16_t port)
 {
 	static char out[4096];
+	struct sfp_wbuf w = { out, 0, sizeof(out), false };
+	px_putf(&w, "%s ", method);
+	sfp_putstr(&w, ruri);
+	sfp_puts(&w, " SIP/2.0\r\nVia: ");
+	sfp_putstr(&w, via);
+	sfp_puts(&w, "\r\nMax-Forwards: 70\r\nFrom: ");
+	sfp_putstr(&w, from);
+	sfp_puts(&w, "\r\nTo: ");
+	sfp_putstr(&w, to);
+	sfp_puts(&w, "\r\nCall-ID: ");
+	sfp_putstr(&w, call_id);
+	px_putf(&w, "\r\nCSeq: %u %s\r\nContent-Length: 0\r\n\r\n", cseq, method);
+	if (!w.full)
+		px_e.send(ip, port, out, (uint32_t)w.n);
+}
+
+void px_itx_send_sibling(struct itx *t, const char *method, struct sfp_str to_override)
+{
 	struct sfp_sip f;
 	if (!t->fwd || sfp_scan(t->fwd, t->fwd_len, &f) != SFP_SE_OK)
 		return;
-	struct sfp_wbuf w = { out, 0, sizeof(out), false };
-	px_putf(&w, "%s ", method);
-	sfp_putstr(&w, f.ruri);
-	sfp_puts(&w, " SIP/2.0\r\nVia: ");
-	sfp_putstr(&w, f.via[0]);
-	sfp_puts(&w, "\r\nMax-Forwards: 70\r\nFrom: ");
-	sfp_putstr(&w, f.from);
-	sfp_puts(&w, "\r\nTo: ");
-	sfp_putstr(&w, to_override.p ? to_override : f.to);
-	sfp_puts(&w, "\r\nCall-ID: ");
-	sfp_putstr(&w, f.call_id);
-	px_putf(&w, "\r\nCSeq: %u %s\r\nContent-Length: 0\r\n\r\n", f.cseq_num, method);
-	if (!w.full)
-		px_e.send(t->dst_ip, t->dst_port, out, (uint32_t)w.n);
+	px_send_sibling(method, f.ruri, f.via[0], f.from, to_override.p ? to_override : f.to,
+			f.call_id, f.cseq_num, t->dst_ip, t->dst_port);
 }
 
 void px_itx_reply_caller(struct itx *t, uint16_t code, const char *reason)

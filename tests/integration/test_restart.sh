@@ -129,6 +129,26 @@ check "a 3 s gap: every failed call is one whose INVITE got 503 ($failed failed,
 check "... the calls in progress completed: their messages waited in the ring (handoff_queued +$(( $(stat handoff_queued) - q0 )))" \
 	test "$((succeeded + failed))" = 500 -a "$(stat handoff_queued)" -gt "$q0"
 
+# a CANCEL for an INVITE forwarded before the restart: the lost
+# transaction's branch is derived from the caller's, so the CANCEL goes
+# down it, the callee's 487 is ACKed and relayed, both UAs end cleanly
+sleep 2
+(cd "$run" && exec timeout 30 sipp -sf "$top/tests/sipp/uas_ring.xml" -i 10.77.0.1 -p 5072 -m 1 \
+	-timeout 25s -timeout_error -nostdin >/dev/null 2>&1) &
+uas=$!
+bg+=("$uas")
+sleep 0.5
+(cd "$run" && exec timeout 30 sipp 10.77.0.2:5060 -sf "$top/tests/sipp/uac_cancel.xml" -i 10.77.0.1 \
+	-p 5070 -s bob -key user alice -au alice -ap secret -d 3000 -m 1 -timeout 25s -timeout_error \
+	-nostdin -trace_err >/dev/null 2>&1) &
+uac=$!
+bg+=("$uac")
+sleep 1.5
+gap=$(restart KILL)
+if wait "$uac"; then ok "CANCEL after a restart (gap ${gap}ms): 200, then 487 for the INVITE"
+else ko "CANCEL after a restart"; cat "$run"/uac_cancel_*_errors.log 2>/dev/null | head -20; fi
+if wait "$uas"; then ok "... the callee got the CANCEL, answered 487, got the ACK"; else ko "callee of the CANCEL"; fi
+
 check "no dialog left" eventually_long sh -c "[ \$('$ctl' dialog list | tail -n +2 | wc -l) = 0 ]"
 stop_launcher "$launcher_pid"
 launcher_pid=""
