@@ -371,8 +371,10 @@ enum md_rc md_message(const struct sfp_sip_meta *mt, const char *p, const struct
 	*body = m->body;
 	if (!px_e.media)
 		return MD_OK;
+	/* a call from before a restart is found again, even by a
+	 * retransmission of its INVITE: it keeps its ports */
 	struct md_sess *s = find(m->call_id);
-	if (!s && !new_call)
+	if (!s)
 		s = reclaim(m);
 	if (!s && new_call && !(s = create(m, mt->rx_ms))) {
 		/* no room to track it: the call goes unanchored, as a proxy */

@@ -45,3 +45,19 @@ teardown() {
 	ip link del "$2" 2>/dev/null
 	[ -n "${KEEP:-}" ] || rm -rf "$run"
 }
+# start_sipfp PREFIX IFACE [sipfp-launch options]: the launcher in the
+# background ($launcher_pid, its output in $run/launch.log), its store and
+# socket in $run; true once the control process is attached (30 s).  The
+# sourcing script sets $top too.
+start_sipfp() {
+	local prefix=$1 iface=$2
+	shift 2
+	"$top/scripts/sipfp-launch" --rundir "$run" --file-prefix "$prefix" --iface "$iface" \
+		--set db_path="$run/db.sqlite" --set ctl_socket="$run/ctl.sock" "$@" >"$run/launch.log" 2>&1 &
+	launcher_pid=$!
+	for _ in $(seq 150); do
+		[ -S "$run/ctl.sock" ] && [ "$(stat control_attached 2>/dev/null)" = 1 ] && return 0
+		sleep 0.2
+	done
+	return 1
+}

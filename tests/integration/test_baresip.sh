@@ -30,14 +30,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$top/scripts/sipfp-launch" --rundir "$run" --file-prefix sipfpbs --iface $dev \
-	--set db_path="$run/db.sqlite" --set ctl_socket="$run/ctl.sock" >"$run/launch.log" 2>&1 &
-launcher_pid=$!
-for _ in $(seq 150); do
-	[ -S "$run/ctl.sock" ] && [ "$(stat control_attached 2>/dev/null)" = 1 ] && break
-	sleep 0.2
-done
-[ "$(stat control_attached 2>/dev/null)" = 1 ] || { ko "sipfp started"; cat "$run/launch.log"; finish; exit 1; }
+start_sipfp sipfpbs $dev || { ko "sipfp started"; cat "$run/launch.log"; finish; exit 1; }
 ok "sipfp started on its embedded defaults (TAP $dev)"
 check "config show: MD5 only, digest uri matched by host" \
 	sh -c "'$ctl' config show | grep -Eq '^algorithms +MD5 *\$' && '$ctl' config show | grep -Eq '^check_digest_uri +host *\$'"

@@ -43,16 +43,8 @@ sipp_run() { # port scenario [args]: one SIPp call, errors to stdout
 	return $rc
 }
 
-"$top/scripts/sipfp-launch" --rundir "$run" --file-prefix sipfpme --iface "$iface" \
-	--set db_path="$run/db.sqlite" --set ctl_socket="$run/ctl.sock" \
-	--set media_ports=20000-20003 --set media_port_quarantine_s=3 --set media_timeout_s=4 \
-	>"$run/launch.log" 2>&1 &
-launcher_pid=$!
-for _ in $(seq 150); do
-	[ -S "$run/ctl.sock" ] && [ "$(stat control_attached 2>/dev/null)" = 1 ] && break
-	sleep 0.2
-done
-[ "$(stat control_attached 2>/dev/null)" = 1 ] || { ko "sipfp started"; cat "$run/launch.log"; finish; exit 1; }
+start_sipfp sipfpme "$iface" --set media_ports=20000-20003 --set media_port_quarantine_s=3 \
+	--set media_timeout_s=4 || { ko "sipfp started"; cat "$run/launch.log"; finish; exit 1; }
 ok "sipfp started, media on ports 20000-20003 (one call)"
 ip addr add 10.77.0.9/24 dev "$iface"
 for u in alice bob carol; do check "user add $u" sh -c "echo secret | '$ctl' user add $u"; done

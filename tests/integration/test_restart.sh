@@ -29,15 +29,8 @@ trap cleanup EXIT
 
 # the load generator is one address: allow-listed, as a trusted trunk
 # would be (50 new calls/s from one source is over ood_rate)
-"$top/scripts/sipfp-launch" --rundir "$run" --file-prefix sipfprs --iface "$iface" \
-	--set db_path="$run/db.sqlite" --set ctl_socket="$run/ctl.sock" --set allow=10.77.0.1/32 \
-	>"$run/launch.log" 2>&1 &
-launcher_pid=$!
-for _ in $(seq 150); do
-	[ -S "$run/ctl.sock" ] && [ "$(stat control_attached 2>/dev/null)" = 1 ] && break
-	sleep 0.2
-done
-[ "$(stat control_attached 2>/dev/null)" = 1 ] || { ko "sipfp started"; cat "$run/launch.log"; finish; exit 1; }
+start_sipfp sipfprs "$iface" --set allow=10.77.0.1/32 ||
+	{ ko "sipfp started"; cat "$run/launch.log"; finish; exit 1; }
 ok "sipfp started"
 for u in alice bob; do check "user add $u" sh -c "echo secret | '$ctl' user add $u"; done
 check "bob registers" sh -c "cd '$run' && sipp 10.77.0.2:5060 -sf '$top/tests/sipp/reg_contact.xml' \
