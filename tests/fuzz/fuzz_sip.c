@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * libFuzzer harness: the scanner, the stateless decision, every reply
- * builder, the digest parser and the admission parsers, on arbitrary bytes.
+ * builder, the digest parser, the admission parsers, the SDP reader and
+ * rewriter of media anchoring (libosip2 underneath) and the RTP
+ * statistics, on arbitrary bytes.
  * Built with clang -fsanitize=fuzzer,address,undefined by tests/fuzz/run.sh.
  *
  * The input is copied into a buffer of exactly its size, so any read past
@@ -13,6 +15,8 @@
 #include <string.h>
 
 #include "admission.h"
+#include "rtp_stats.h"
+#include "sdp.h"
 #include "sip_logic.h"
 #include "sipfp/shm.h"
 #include "wbuf.h"
@@ -105,6 +109,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	uint16_t port;
 	sfp_reply_dest(&m, 5062, &port);
+
+	/* the body as SDP, as the control process reads and rewrites it;
+	 * the whole input too, for bodies the scanner never gets to */
+	static char sdp_out[16384];
+	static const uint16_t ports[SDP_MAX_STREAMS] = { 20000, 20004, 20008, 20012,
+							 20016, 20020, 20024, 20028 };
+	struct sdp_info si;
+	size_t sn;
+	struct sfp_str body = err == SFP_SE_OK && m.body.n ? m.body : (struct sfp_str){ buf, size };
+	if (sdp_read(body.p, body.n, &si) == SDP_OK && si.n > SDP_MAX_STREAMS)
+		abort();
+	if (sdp_write(body.p, body.n, "10.77.0.2", ports, SDP_MAX_STREAMS, sdp_out, sizeof(sdp_out),
+		      &sn) == SDP_OK && sn > sizeof(sdp_out))
+		abort();
+	/* the RTP header of a relayed packet */
+	static struct sfp_media_stats ms;
+	sfp_rtp_stats(&ms, data, (uint32_t)size, (uint16_t)(size & 0x7f), (uint64_t)size * 20000);
 
 	/* admission parsers take NUL-terminated operator text */
 	char text[128];

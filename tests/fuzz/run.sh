@@ -19,9 +19,10 @@ cc=${CLANG:-clang}
 command -v "$cc" >/dev/null || { echo "fuzz: $cc not found (apt-get install clang libclang-rt-14-dev)"; exit 1; }
 mkdir -p "$work/corpus" "$work/seeds"
 "$cc" -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
-	-fno-sanitize-recover=undefined -I"$top/include" -I"$top/core" \
+	-fno-sanitize-recover=undefined -I"$top/include" -I"$top/core" -I"$top/control" \
 	"$top/tests/fuzz/fuzz_sip.c" "$top/core/sip_scan.c" "$top/core/sip_auth.c" \
-	"$top/core/sip_logic.c" "$top/core/admission.c" -lcrypto -o "$work/fuzz_sip"
+	"$top/core/sip_logic.c" "$top/core/admission.c" "$top/control/sdp.c" \
+	$(pkg-config --cflags --libs libosip2) -lcrypto -o "$work/fuzz_sip"
 
 cp "$top"/tests/corpus/rfc4475/*.dat "$top"/tests/corpus/rfc5118/* "$work/seeds/" 2>/dev/null || true
 python3 "$top/tests/hostile/gen.py" "$work/seeds" >/dev/null
