@@ -315,8 +315,10 @@ static void push(uint16_t op, uint16_t port, uint16_t out_port, const struct sdp
 	if (to) {
 		mm.to_ip = to->ip;
 		mm.to_port = to->port ? (rtcp ? to->rtcp_port : to->port) : 0;
-		mm.clock_khz = to->clock_khz;
 	}
+	/* the jitter of what arrives here is in its sender's clock */
+	const struct md_stream *st = &s->st[stream];
+	mm.clock_khz = st->known[leg] ? st->side[leg].clock_khz : to ? to->clock_khz : 8;
 	mm.latch = px_e.media_latch;
 	mm.rtcp = rtcp;
 	mm.expect_ip = s->sig_ip[leg];
