@@ -1095,6 +1095,13 @@ int main(int argc, char **argv)
 	if (C.st->magic != SFP_STATE_MAGIC || C.st->version != SFP_STATE_VERSION)
 		die("data plane state version %u, this control process speaks %u: upgrade both together",
 		    C.st->version, SFP_STATE_VERSION);
+	/* the ring from the data plane has one consumer: a second control
+	 * process would take messages from under the first (and rewind its
+	 * head, below) */
+	pid_t other = (pid_t)C.st->ctl_pid;
+	if (other && other != getpid() && kill(other, 0) == 0 && C.st->ctl_heartbeat_ms &&
+	    now_ms() - C.st->ctl_heartbeat_ms < C.cfg.ctl_timeout_ms)
+		die("another sipfp-control (pid %d) is attached to this data plane", (int)other);
 	C.to_ctl = rte_ring_lookup(SFP_RING_TO_CTL);
 	/* the ring's only consumer: a predecessor that died between reading
 	 * a message and finishing it left the consumer head ahead of the
