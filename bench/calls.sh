@@ -21,14 +21,15 @@
 # the control process's memory and store size per registration.
 #
 # Usage: bench/calls.sh [--rate CPS] [--calls N] [--pairs P] [--hold MS]
-#                       [--users N] [--registrations N] [--build DIR]
+#                       [--users N] [--registrations N] [--set KEY=VALUE]... [--build DIR]
+# (--set: a configuration key for sipfp, e.g. --set media=no)
 # Root only.  Prints one table; never fails on a rate.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$here/..
 build=$top/build
-rate=200 calls=2000 users=100000 regs=0 pairs=1 hold=300
+rate=200 calls=2000 users=100000 regs=0 pairs=1 hold=300 sets=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--rate) rate=$2; shift 2 ;;
@@ -38,6 +39,7 @@ while [ $# -gt 0 ]; do
 	--pairs) pairs=$2; shift 2 ;;
 	--hold) hold=$2; shift 2 ;;
 	--build) build=$2; shift 2 ;;
+	--set) sets+=(--set "$2"); shift 2 ;;
 	-h|--help) sed -n 3,24p "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "calls.sh: unknown option $1" >&2; exit 2 ;;
 	esac
@@ -73,7 +75,7 @@ rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; } # KiB
 SIPFP_BINDIR=$build "$top/scripts/sipfp-launch" --rundir "$run" --file-prefix sipfpbc --iface sipfpbc0 \
 	--set db_path="$run/db.sqlite" --set ctl_socket="$run/ctl.sock" \
 	--set cred_capacity=262144 \
-	--set allow=10.77.0.1/32 \
+	--set allow=10.77.0.1/32 "${sets[@]+"${sets[@]}"}" \
 	>"$run/launch.log" 2>&1 &
 launcher=$!
 for _ in $(seq 100); do [ -S "$run/ctl.sock" ] && [ "$(stat control_attached 2>/dev/null)" = 1 ] && break; sleep 0.3; done

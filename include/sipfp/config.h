@@ -56,7 +56,7 @@
 	_(media,             BOOL, "yes",        "anchor media: rewrite SDP, relay RTP/RTCP on the fast path (no: signalling only)") \
 	_(media_addr,        STR,  "",           "IPv4 address in the SDP sipfp writes, media is relayed on (empty: addr)") \
 	_(media_ports,       STR,  "20000-39999","local UDP ports for relayed media, FIRST-LAST (4 per audio/video stream)") \
-	_(media_port_quarantine_s, U32, "30",    "a freed port is not given to another call for this long (stale packets)") \
+	_(media_port_quarantine_s, U32, "2",     "a freed port is not given to another call for this long (stale packets of the call that ended)") \
 	_(media_latch,       STR,  "on",         "symmetric RTP: on (latch to the first source), strict (only the SIP source address), off") \
 	_(media_latch_window_s, U32, "10",       "latching allowed this long after a stream starts or a re-INVITE") \
 	_(media_timeout_s,   U32,  "60",         "no media either way this long: sipfp ends the call with BYE to both sides (0: never)") \
