@@ -57,11 +57,12 @@ static inline char *slurp(const char *path, size_t *len)
 	return buf;
 }
 
-/* the shared corpus: $SIPFP_CORPUS, else ../shared/corpus beside the tree */
+/* the torture corpus: $SIPFP_CORPUS (meson sets it), else tests/corpus
+ * of the tree the test is run from */
 static inline const char *corpus_dir(void)
 {
 	const char *d = getenv("SIPFP_CORPUS");
-	return d ? d : "../shared/corpus";
+	return d ? d : "tests/corpus";
 }
 
 #endif
