@@ -11,6 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <stdbool.h>
+
 #include <osipparser2/osip_port.h>
 #include <osipparser2/sdp_message.h>
 
@@ -30,17 +32,58 @@ const char *sdp_strerror(enum sdp_err e)
 	return "?";
 }
 
-/* libosip2 wants a NUL-terminated copy */
+/* Before libosip2 sees it: RFC 4566 5 text lines, "x=" each, no control
+ * characters, and every m= line with its four fields (media, port,
+ * proto, a format).  libosip2 5.3 reads past the end of its input on
+ * some malformed m= lines (our fuzzer found one: "m=audi$ 49217 \x8a"):
+ * what could reach that code is refused here. */
+static bool plausible(const char *b, size_t len)
+{
+	size_t i = 0;
+	while (i < len) {
+		size_t e = i;
+		while (e < len && b[e] != '\n')
+			e++;
+		size_t n = e - i;
+		if (n && b[i + n - 1] == '\r')
+			n--;
+		if (n == 0) {
+			i = e + 1;
+			continue;
+		}
+		if (n < 2 || b[i] < 'a' || b[i] > 'z' || b[i + 1] != '=')
+			return false;
+		unsigned fields = 0;
+		bool in = false;
+		for (size_t k = i; k < i + n; k++) {
+			unsigned char c = (unsigned char)b[k];
+			if ((c < 0x20 && c != '\t') || c == 0x7f)
+				return false;
+			if (c == ' ')
+				in = false;
+			else if (!in)
+				in = true, fields++;
+		}
+		if (b[i] == 'm' && fields < 4)
+			return false;
+		i = e + 1;
+	}
+	return true;
+}
+
+/* libosip2 wants a NUL-terminated copy; the copy has zeros to spare
+ * behind it, so a parser that steps over the terminator still reads
+ * inside it */
+#define SDP_PAD 64
 static sdp_message_t *parse(const char *body, size_t len)
 {
-	if (len == 0 || len > SDP_BODY_MAX)
+	if (len == 0 || len > SDP_BODY_MAX || !plausible(body, len))
 		return NULL;
-	char *b = malloc(len + 1);
+	char *b = calloc(1, len + SDP_PAD);
 	sdp_message_t *sdp = NULL;
 	if (!b)
 		return NULL;
 	memcpy(b, body, len);
-	b[len] = '\0';
 	if (sdp_message_init(&sdp) != 0 || sdp_message_parse(sdp, b) != 0) {
 		sdp_message_free(sdp);
 		sdp = NULL;

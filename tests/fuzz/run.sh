@@ -20,6 +20,7 @@ command -v "$cc" >/dev/null || { echo "fuzz: $cc not found (apt-get install clan
 mkdir -p "$work/corpus" "$work/seeds"
 "$cc" -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined -I"$top/include" -I"$top/core" -I"$top/control" \
+	${FUZZ_SDP:+-DFUZZ_SDP} \
 	"$top/tests/fuzz/fuzz_sip.c" "$top/core/sip_scan.c" "$top/core/sip_auth.c" \
 	"$top/core/sip_logic.c" "$top/core/admission.c" "$top/control/sdp.c" \
 	$(pkg-config --cflags --libs libosip2) -lcrypto -o "$work/fuzz_sip"
