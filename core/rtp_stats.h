@@ -63,11 +63,13 @@ static inline void sfp_rtp_stats(struct sfp_media_stats *s, const uint8_t *rtp, 
 		s->max_seq = seq;
 	}
 	/* A.8: J += (|D| - J) / 16 */
-	int32_t d = (int32_t)(transit - (uint32_t)s->last_transit);
+	/* |D| in unsigned arithmetic: D may be INT32_MIN, whose negation
+	 * overflows an int32_t (found by the fuzzer) */
+	uint32_t d = transit - (uint32_t)s->last_transit;
 	s->last_transit = transit;
-	if (d < 0)
-		d = -d;
-	s->jitter_q4 += (uint32_t)d - ((s->jitter_q4 + 8) >> 4);
+	if (d & 0x80000000u)
+		d = 0u - d;
+	s->jitter_q4 += d - ((s->jitter_q4 + 8) >> 4);
 	if (s->jitter_q4 > s->max_jitter_q4)
 		s->max_jitter_q4 = s->jitter_q4;
 }
