@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "proxy.h"
 
@@ -59,6 +60,28 @@ static uint32_t ip(const char *s)
 	struct in_addr a;
 	inet_pton(AF_INET, s, &a);
 	return a.s_addr;
+}
+
+/* a fresh store in a temporary file path[] (mkstemp template), with user
+ * bob in realm sipfp, for px_init; harness_close removes it */
+static struct store *harness_store(char *path)
+{
+	char err[256];
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	struct store *db = store_open(path, err, sizeof(err));
+	assert_non_null(db);
+	struct sfp_ha1 h;
+	memset(&h, 0, sizeof(h));
+	assert_int_equal(store_user_set(db, "bob", "sipfp", &h), 0);
+	return db;
+}
+
+static void harness_close(struct store *db, const char *path)
+{
+	store_close(db);
+	unlink(path);
 }
 
 #endif

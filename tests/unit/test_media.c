@@ -92,15 +92,7 @@ static uint64_t now = 1000000;
 static int setup(void **state)
 {
 	(void)state;
-	char err[256];
-	int fd = mkstemp(dbpath);
-	assert_true(fd >= 0);
-	close(fd);
-	db = store_open(dbpath, err, sizeof(err));
-	assert_non_null(db);
-	struct sfp_ha1 h;
-	memset(&h, 0, sizeof(h));
-	assert_int_equal(store_user_set(db, "bob", "sipfp", &h), 0);
+	db = harness_store(dbpath);
 	struct store_binding b = { .aor = "bob", .port = 5001, .expires_ms = now + 3600000,
 				   .call_id = "reg-a", .cseq = 1 };
 	snprintf(b.contact, sizeof(b.contact), "sip:bob@" CALLEE_IP ":5001");
@@ -125,8 +117,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	store_close(db);
-	unlink(dbpath);
+	harness_close(db, dbpath);
 	return 0;
 }
 
