@@ -1154,7 +1154,21 @@ int main(int argc, char **argv)
 		.media_latch_window_ms = C.cfg.media_latch_window_s * 1000,
 		.media_timeout_ms = C.cfg.media_timeout_s * 1000,
 		.media_hold_timeout_ms = C.cfg.media_hold_timeout_s * 1000,
+		.session_expires = C.cfg.session_expires, .min_se = C.cfg.min_se,
 	};
+	if (!strcasecmp(C.cfg.mode, "b2bua"))
+		pe.b2bua = true;
+	else if (strcasecmp(C.cfg.mode, "proxy"))
+		die("mode '%s' is neither proxy nor b2bua", C.cfg.mode);
+	if (pe.b2bua) {
+		if (!C.cfg.min_se || C.cfg.session_expires < C.cfg.min_se)
+			die("session_expires (%u) must be at least min_se (%u), which must not be 0",
+			    C.cfg.session_expires, C.cfg.min_se);
+		if (C.cfg.min_se < 90)
+			LOG("warning: min_se %u is below RFC 4028's 90 s (for tests only)", C.cfg.min_se);
+		LOG("mode b2bua: two dialogs per call, session_expires %u s, min_se %u s", C.cfg.session_expires,
+		    C.cfg.min_se);
+	}
 	if (pe.media) {
 		const struct rte_memzone *mmz = rte_memzone_lookup(SFP_MZ_MEDIA);
 		if (!mmz || ((const struct sfp_media_table *)mmz->addr)->magic != SFP_MEDIA_MAGIC)

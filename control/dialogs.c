@@ -18,7 +18,7 @@
 struct store_dialog *px_dlg;
 unsigned px_n_dlg, px_max_dlg;
 
-unsigned px_dialogs(void) { return px_n_dlg; }
+unsigned px_dialogs(void) { return px_n_dlg + (px_e.b2bua ? b2b_calls() : 0); }
 
 struct hidx px_by_callid; /* dialogs by Call-ID */
 
@@ -102,6 +102,8 @@ void px_dialog_list(px_row_fn row, void *ctx, uint64_t now)
 			 (unsigned long)(now > d->created_ms ? (now - d->created_ms) / 1000 : 0));
 		row(ctx, line);
 	}
+	if (px_e.b2bua)
+		b2b_list(row, ctx, now);
 }
 
 /* dialogs whose BYE was lost */

@@ -367,6 +367,9 @@ static void release(struct md_sess *s, uint64_t now)
 	px_cnt.media_ended++;
 }
 
+static enum md_rc rewrite(struct md_sess *s, unsigned side, bool new_call, const struct sfp_sip_meta *mt,
+			  const char *p, const struct sfp_sip *m, char *out, size_t cap, struct sfp_str *body);
+
 enum md_rc md_message(const struct sfp_sip_meta *mt, const char *p, const struct sfp_sip *m,
 		      bool new_call, char *out, size_t cap, struct sfp_str *body)
 {
@@ -386,7 +389,35 @@ enum md_rc md_message(const struct sfp_sip_meta *mt, const char *p, const struct
 		return MD_OK;
 	/* which side sent it (and so what its SDP describes) */
 	bool from_a = px_str_is(m->from_tag, s->a_tag);
-	unsigned side = m->request ? !from_a : from_a;
+	return rewrite(s, m->request ? !from_a : from_a, new_call, mt, p, m, out, cap, body);
+}
+
+enum md_rc md_message_leg(const char *key, unsigned side, const struct sfp_sip_meta *mt, const char *p,
+			  const struct sfp_sip *m, char *out, size_t cap, struct sfp_str *body)
+{
+	*body = m->body;
+	if (!px_e.media)
+		return MD_OK;
+	struct md_sess *s = find((struct sfp_str){ key, strlen(key) });
+	return s ? rewrite(s, side & 1, false, mt, p, m, out, cap, body) : MD_OK;
+}
+
+/* the session of the caller's Call-ID and tag, adopted after a restart
+ * (the back-to-back mode finds its calls in the store, not by messages) */
+void md_reclaim(const char *call_id, const char *a_tag)
+{
+	struct sfp_sip m;
+	memset(&m, 0, sizeof(m));
+	m.call_id = (struct sfp_str){ call_id, strlen(call_id) };
+	m.from_tag = (struct sfp_str){ a_tag, strlen(a_tag) };
+	m.to_tag = m.from_tag;
+	if (!find(m.call_id))
+		reclaim(&m);
+}
+
+static enum md_rc rewrite(struct md_sess *s, unsigned side, bool new_call, const struct sfp_sip_meta *mt,
+			  const char *p, const struct sfp_sip *m, char *out, size_t cap, struct sfp_str *body)
+{
 	if (m->request) {
 		if (new_call)
 			note_leg(s, 0, mt, m, m->from);

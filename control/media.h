@@ -50,6 +50,11 @@ int md_init(void);
  * other side into out; *body is the body to send */
 enum md_rc md_message(const struct sfp_sip_meta *mt, const char *p, const struct sfp_sip *m,
 		      bool new_call, char *out, size_t cap, struct sfp_str *body);
+/* the same for a call whose sides have Call-IDs of their own (b2bua):
+ * key is the caller's Call-ID, side 0 the caller's SDP, 1 the callee's */
+enum md_rc md_message_leg(const char *key, unsigned side, const struct sfp_sip_meta *mt, const char *p,
+			  const struct sfp_sip *m, char *out, size_t cap, struct sfp_str *body);
+void md_reclaim(const char *call_id, const char *a_tag);
 /* the call's INVITE was answered 2xx */
 void md_confirm(struct sfp_str call_id, uint64_t now_ms);
 /* the call is over: its flows removed, its ports back to the pool, a

@@ -42,10 +42,11 @@ struct px_env px_e;
  */
 /* the end of a message we build: Content-Length for the body it carries
  * (the original, or its SDP rewritten for media anchoring), the body */
-static void put_body(struct sfp_wbuf *w, struct sfp_str body)
+size_t px_put_body(struct sfp_wbuf *w, struct sfp_str body)
 {
 	px_putf(w, "Content-Length: %u\r\n\r\n", body.n);
 	sfp_putstr(w, body);
+	return w->full ? 0 : w->n;
 }
 
 static bool is_content_length(struct sfp_str name)
@@ -137,7 +138,7 @@ static size_t fwd_request(char *out, size_t cap, const struct sfp_sip_meta *mt, 
 	}
 	if (!mf_done)
 		sfp_puts(&w, "Max-Forwards: 70\r\n");
-	put_body(&w, body);
+	px_put_body(&w, body);
 	return w.full ? 0 : w.n;
 }
 
@@ -154,94 +155,13 @@ static struct sfp_str out_body(const struct sfp_sip_meta *mt, const char *p, con
 	return body;
 }
 
-/* a client transaction for the request in px_obuf[0..n), forwarded to
- * ip:port: timer A/E from T1, B/F at 64*T1; NULL when the table is full */
-static struct itx *itx_start(const struct sfp_sip_meta *mt, const char *p, const struct sfp_sip *m,
-			     const char *br, size_t n, uint32_t ip, uint16_t port, bool non_invite)
+/* the caller has had the best final of t's INVITE (px_group_settle) */
+void px_settled(struct itx *t, struct itx *best, unsigned n)
 {
-	struct itx *t = px_itx_alloc();
-	if (!t)
-		return NULL;
-	t->fwd = malloc(n);
-	t->orig = malloc(m->msg_len);
-	if (!t->fwd || !t->orig) {
-		px_itx_free(t);
-		return NULL;
-	}
-	memcpy(t->fwd, px_obuf, n);
-	t->fwd_len = (uint32_t)n;
-	memcpy(t->orig, p, m->msg_len);
-	t->orig_len = m->msg_len;
-	t->orig_mt = *mt;
-	t->non_invite = non_invite;
-	snprintf(t->branch, sizeof(t->branch), "%s", br);
-	px_cstr(t->in_branch, sizeof(t->in_branch), m->top_via.branch);
-	px_cstr(t->call_id, sizeof(t->call_id), m->call_id);
-	t->dst_ip = ip;
-	t->dst_port = port;
-	t->state = ITX_CALLING;
-	px_itx_index(t);
-	t->a_int = px_e.t1_ms;
-	t->t_a = mt->rx_ms + t->a_int;
-	t->t_b = mt->rx_ms + 64ull * px_e.t1_ms;
-	return t;
-}
-
-/* ---- the branches of one INVITE (16.6, 16.7) ----------------------------------- */
-
-/* a branch that the caller's CANCEL, or a 2xx or 6xx on another branch,
- * makes pointless (16.7 step 10, 16.10): CANCEL it now if it has had a
- * provisional, else at its first one (9.1) */
-static void branch_cancel(struct itx *s)
-{
-	if (s->state == ITX_COMPLETED || s->cancelled)
+	if (t->b2b) {
+		b2b_settled(t, best);
 		return;
-	s->cancelled = true;
-	if (s->state == ITX_PROCEEDING)
-		px_itx_send_sibling(s, "CANCEL", (struct sfp_str){ NULL, 0 });
-}
-
-/* the caller's answer from branch s: the callee's response as we relay
- * it, or one of our own (408, or a response we could not relay as is) */
-static void send_final(struct itx *s)
-{
-	if (!s->reinvite)
-		md_end(s->call_id, "call not answered");
-	if (s->resp) {
-		px_cnt.resp_relayed++;
-		px_e.send(s->resp_ip, s->resp_port, s->resp, s->resp_len);
-	} else {
-		px_itx_reply_caller(s, s->final, s->reason);
 	}
-}
-
-/* 16.7 step 6: a 6xx if there is one, else the lowest class; among
- * equals, one the callee sent rather than one of ours */
-static unsigned rank(const struct itx *s)
-{
-	unsigned c = s->final / 100;
-	return (c == 6 ? 0u : c * 2) + (s->resp ? 0u : 1u);
-}
-
-/* once every branch of t's INVITE has ended and none with a 2xx, the
- * caller gets the best final response (16.7 steps 6 and 8) */
-static void group_settle(struct itx *t)
-{
-	struct itx *best = NULL;
-	unsigned n = 0;
-	FOR_GROUP(s, t) {
-		if (s->state != ITX_COMPLETED || s->upstream_final)
-			return;
-		if (!best || rank(s) < rank(best))
-			best = s;
-		n++;
-	}
-	if (!best)
-		return;
-	FOR_GROUP(s, t)
-		s->upstream_final = true;
-	best->best = true;
-	send_final(best);
 	if (t->reinvite) {
 		px_e.log("re-INVITE in call %s: %u %s", t->call_id, best->final, best->reason);
 		return;
@@ -252,22 +172,7 @@ static void group_settle(struct itx *t)
 	if (!t->caller_cancel)
 		px_cnt.calls_failed++;
 	px_e.log("call %s -> %s failed: %u %s%s", t->caller, t->callee, best->final, best->reason,
-	      n > 1 ? " (the best of the branches' answers)" : "");
-}
-
-/* t has ended without an answer from the callee: as if it had sent 408
- * (timer B; timer C after its CANCEL: 16.8) */
-static void branch_timeout(struct itx *t, const char *why, uint64_t now)
-{
-	char ipb[16];
-	px_e.log("INVITE %s -> %s at %s:%u: %s", t->caller, t->callee, px_ipstr(t->dst_ip, ipb), t->dst_port, why);
-	t->state = ITX_COMPLETED;
-	t->final = 408;
-	snprintf(t->reason, sizeof(t->reason), "Request Timeout");
-	t->t_end = now + 64ull * px_e.t1_ms;
-	if (t->early_tag[0])
-		px_dlg_drop_early(t->call_id, t->early_tag);
-	group_settle(t);
+		 n > 1 ? " (the best of the branches' answers)" : "");
 }
 
 /* the response as relayed upstream (16.7 step 9): our Via removed; in
@@ -297,7 +202,7 @@ static size_t relay_form(const struct sfp_sip_meta *mt, const char *p, const str
 			continue;
 		sfp_put(&w, h.start, (size_t)(h.end - h.start));
 	}
-	put_body(&w, body);
+	px_put_body(&w, body);
 	return w.full ? 0 : w.n;
 }
 
@@ -344,6 +249,54 @@ static unsigned branches(const char *callee, uint64_t now, struct binding *bs[MA
 	return nb;
 }
 
+/* an authenticated INVITE for one of our users (16.5): the contacts it
+ * goes to (at most MAX_FORK, the freshest first) and the body they get (its
+ * SDP anchored, media.h); 0 once the caller has been answered (403, 404,
+ * 480, 488, 503) */
+unsigned px_invite_targets(const struct sfp_sip_meta *mt, const char *p, const struct sfp_sip *m,
+			   char callee[64], struct binding *bs[MAX_FORK], struct sfp_str *bodyp)
+{
+	px_cnt.calls_attempted++;
+	px_cstr(callee, 64, m->ruri_parts.user);
+	if (!px_uri_is_us(&m->ruri_parts) || !m->ruri_parts.user.n) {
+		px_cnt.calls_failed++;
+		px_e.respond(mt, m, 403, "Relaying Not Allowed", NULL);
+		return 0;
+	}
+	if (store_user_exists(px_e.db, callee) != 1) {
+		px_cnt.calls_404++;
+		px_cnt.calls_failed++;
+		px_e.respond(mt, m, 404, "Not Found", NULL);
+		px_e.log("INVITE %s -> %s: no such user, 404", mt->user, callee);
+		return 0;
+	}
+	unsigned nb = branches(callee, mt->rx_ms, bs);
+	if (!nb) {
+		px_cnt.calls_480++;
+		px_cnt.calls_failed++;
+		px_e.respond(mt, m, 480, "Temporarily Unavailable", NULL);
+		px_e.log("INVITE %s -> %s: not registered, 480", mt->user, callee);
+		return 0;
+	}
+	/* media anchored: the callee sees sipfp's address and ports */
+	switch (md_message(mt, p, m, true, sdp_buf, sizeof(sdp_buf), bodyp)) {
+	case MD_OK:
+		break;
+	case MD_NO_PORTS: {
+		char ra[32];
+		snprintf(ra, sizeof(ra), "Retry-After: %u\r\n", px_e.lcfg->retry_after);
+		px_cnt.calls_failed++;
+		px_e.respond(mt, m, 503, "Service Unavailable", ra);
+		return 0;
+	}
+	case MD_BAD_SDP:
+		px_cnt.calls_failed++;
+		px_e.respond(mt, m, 488, "Not Acceptable Here", NULL);
+		return 0;
+	}
+	return nb;
+}
+
 static void new_invite(const struct sfp_sip_meta *mt, const char *p, const struct sfp_sip *m)
 {
 	struct itx *t = px_itx_by_in_branch(m->top_via.branch, m->call_id, false);
@@ -353,50 +306,15 @@ static void new_invite(const struct sfp_sip_meta *mt, const char *p, const struc
 		px_cnt.req_absorbed++;
 		struct itx *best = px_group_best(t);
 		if (best)
-			send_final(best);
+			px_send_final(best);
 		return;
 	}
-	px_cnt.calls_attempted++;
 	char callee[64];
-	px_cstr(callee, sizeof(callee), m->ruri_parts.user);
-	if (!px_uri_is_us(&m->ruri_parts) || !m->ruri_parts.user.n) {
-		px_cnt.calls_failed++;
-		px_e.respond(mt, m, 403, "Relaying Not Allowed", NULL);
-		return;
-	}
-	if (store_user_exists(px_e.db, callee) != 1) {
-		px_cnt.calls_404++;
-		px_cnt.calls_failed++;
-		px_e.respond(mt, m, 404, "Not Found", NULL);
-		px_e.log("INVITE %s -> %s: no such user, 404", mt->user, callee);
-		return;
-	}
 	struct binding *bs[MAX_FORK];
-	unsigned nb = branches(callee, mt->rx_ms, bs);
-	if (!nb) {
-		px_cnt.calls_480++;
-		px_cnt.calls_failed++;
-		px_e.respond(mt, m, 480, "Temporarily Unavailable", NULL);
-		px_e.log("INVITE %s -> %s: not registered, 480", mt->user, callee);
-		return;
-	}
-	/* media anchored: the callee sees sipfp's address and ports */
 	struct sfp_str body;
-	switch (md_message(mt, p, m, true, sdp_buf, sizeof(sdp_buf), &body)) {
-	case MD_OK:
-		break;
-	case MD_NO_PORTS: {
-		char ra[32];
-		snprintf(ra, sizeof(ra), "Retry-After: %u\r\n", px_e.lcfg->retry_after);
-		px_cnt.calls_failed++;
-		px_e.respond(mt, m, 503, "Service Unavailable", ra);
+	unsigned nb = px_invite_targets(mt, p, m, callee, bs, &body);
+	if (!nb)
 		return;
-	}
-	case MD_BAD_SDP:
-		px_cnt.calls_failed++;
-		px_e.respond(mt, m, 488, "Not Acceptable Here", NULL);
-		return;
-	}
 	/* our branches derive from the caller's (keyed, see branch_is_ours),
 	 * one suffix per contact */
 	char br0[48];
@@ -415,7 +333,7 @@ static void new_invite(const struct sfp_sip_meta *mt, const char *p, const struc
 		uint32_t ip;
 		uint16_t port;
 		px_reach(&bs[k]->b, &ip, &port);
-		if (!(t = itx_start(mt, p, m, br, n, ip, port, false)))
+		if (!(t = px_itx_start(mt, p, m, br, px_obuf, n, ip, port, false)))
 			break;
 		snprintf(t->caller, sizeof(t->caller), "%s", mt->user);
 		snprintf(t->callee, sizeof(t->callee), "%s", callee);
@@ -455,6 +373,10 @@ static void cancel(const struct sfp_sip_meta *mt, const struct sfp_sip *m)
 		 * a registered callee there is nothing it can have been */
 		char callee[64], br0[48], via[160];
 		struct binding *bs[MAX_FORK];
+		if (px_e.b2bua) { /* b2bua: the callee's INVITE was ours, and is gone with its call */
+			px_e.respond(mt, m, 481, "Call/Transaction Does Not Exist", NULL);
+			return;
+		}
 		px_cstr(callee, sizeof(callee), m->ruri_parts.user);
 		unsigned nb = px_uri_is_us(&m->ruri_parts) ? branches(callee, mt->rx_ms, bs) : 0;
 		if (!nb) {
@@ -503,7 +425,7 @@ static void cancel(const struct sfp_sip_meta *mt, const struct sfp_sip *m)
 		return; /* too late (the final is on its way), or said already */
 	FOR_GROUP(s, t) {
 		s->caller_cancel = true;
-		branch_cancel(s);
+		px_branch_cancel(s);
 	}
 	px_cnt.calls_cancelled++;
 	px_e.log("CANCEL %s -> %s", t->caller, t->callee);
@@ -534,7 +456,7 @@ static void in_dialog(const struct sfp_sip_meta *mt, const char *p, const struct
 				px_e.respond(mt, m, 100, "Trying", NULL);
 			struct itx *best = px_group_best(t);
 			if (best)
-				send_final(best);
+				px_send_final(best);
 			return;
 		}
 		if (t && px_group_best(t)) {
@@ -611,7 +533,7 @@ static void in_dialog(const struct sfp_sip_meta *mt, const char *p, const struct
 	/* a client transaction of its own (17.1.1 for a re-INVITE, 17.1.2);
 	 * without a free slot it goes out statelessly all the same (16.11) */
 	if (m->method != SFP_M_ACK) {
-		struct itx *t = itx_start(mt, p, m, br, n, ip, port, nict);
+		struct itx *t = px_itx_start(mt, p, m, br, px_obuf, n, ip, port, nict);
 		if (!t) {
 			px_cnt.nict_untracked++;
 		} else if (!nict) {
@@ -636,6 +558,8 @@ static void in_dialog(const struct sfp_sip_meta *mt, const char *p, const struct
 
 static void request(const struct sfp_sip_meta *mt, const char *p, const struct sfp_sip *m)
 {
+	if (px_e.b2bua && b2b_request(mt, p, m))
+		return;
 	bool auth = mt->flags & SFP_RXF_AUTH_OK;
 	if (m->to_tag.p) {
 		in_dialog(mt, p, m);
@@ -728,16 +652,19 @@ static void response(const struct sfp_sip_meta *mt, const char *p, const struct 
 			px_itx_trim(nt);
 		}
 	}
+	if (nt && nt->b2b) {
+		b2b_response(nt, mt, p, m);
+		return;
+	}
 	if (nt && nt->own)
 		return; /* the answer to a BYE of our own: ends here */
+	if (t && t->b2b) {
+		b2b_response(t, mt, p, m);
+		return;
+	}
 	if (t) {
-		if (m->status < 200) {
-			if (t->state == ITX_CALLING) {
-				t->state = ITX_PROCEEDING;
-				t->t_c = mt->rx_ms + px_e.timer_c_ms;
-				if (t->cancelled) /* 9.1: the CANCEL waited for this */
-					px_itx_send_sibling(t, "CANCEL", (struct sfp_str){ NULL, 0 });
-			}
+		enum px_ict_ev ev = px_ict_take(t, m, mt->rx_ms);
+		if (ev == PX_ICT_1XX) {
 			/* hop by hop: the caller had our 100; nothing after its final */
 			if (m->status == 100 || t->upstream_final)
 				return;
@@ -745,53 +672,36 @@ static void response(const struct sfp_sip_meta *mt, const char *p, const struct 
 				dlg_get(t, m, mt->rx_ms); /* early dialog (12.1) */
 				px_cstr(t->early_tag, sizeof(t->early_tag), m->to_tag);
 			}
-		} else if (m->status < 300) {
+		} else if (ev == PX_ICT_2XX) {
 			if (!t->upstream_final) {
 				/* 16.7 step 10: the other branches are no use now */
 				FOR_GROUP(s, t) {
 					s->upstream_final = true;
 					if (s != t)
-						branch_cancel(s);
+						px_branch_cancel(s);
 				}
 				if (!t->reinvite) {
 					px_cnt.calls_answered++;
 					px_e.log("call %s -> %s answered", t->caller, t->callee);
 				}
 			}
-			/* a 2xx makes the dialog (12.1); the ACK is end to end */
+			/* a 2xx makes the dialog (12.1); the ACK is end to end,
+			 * and so are the 2xx's retransmissions: relayed without
+			 * the transaction (they carry a branch of ours, see
+			 * branch_is_ours) */
 			struct store_dialog *d = t->reinvite ? NULL : dlg_get(t, m, mt->rx_ms);
 			if (d) {
 				d->state = PX_DLG_CONFIRMED;
 				store_dialog_put(px_e.db, d);
 			}
-			/* 17.1.1.2: a 2xx ends the INVITE client transaction;
-			 * its retransmissions are relayed without it (they
-			 * carry a branch of ours, see branch_is_ours), so not
-			 * the 64*T1 of RFC 6026's Accepted state: only 2*T1,
-			 * a round trip with margin, for INVITE retransmissions
-			 * that crossed the answer.  At thousands of calls per
-			 * second this is what sizes the transaction table */
-			t->final = m->status;
-			t->state = ITX_COMPLETED;
-			t->t_end = mt->rx_ms + 2ull * px_e.t1_ms;
-			px_itx_trim(t);
+		} else if (ev == PX_ICT_AGAIN) {
+			px_cnt.req_absorbed++;
+			return;
 		} else {
-			/* 17.1.1.3: ACK the error ourselves; it goes to the
-			 * caller once every branch has ended (16.7 step 6) */
-			px_itx_send_sibling(t, "ACK", m->to);
-			if (t->state == ITX_COMPLETED) {
-				px_cnt.req_absorbed++;
-				return;
-			}
-			t->final = m->status;
-			t->state = ITX_COMPLETED;
-			t->t_end = mt->rx_ms + 64ull * px_e.t1_ms;
-			px_cstr(t->reason, sizeof(t->reason), m->reason);
-			if (t->early_tag[0])
-				px_dlg_drop_early(t->call_id, t->early_tag);
-			/* without a next Via (a UAS that answered with our
-			 * CANCEL's Via stack), the caller is answered from the
-			 * transaction rather than not at all */
+			/* the error goes to the caller once every branch has
+			 * ended (16.7 step 6).  Without a next Via (a UAS that
+			 * answered with our CANCEL's Via stack), the caller is
+			 * answered from the transaction rather than not at all */
 			uint32_t ip;
 			uint16_t port;
 			size_t n;
@@ -800,8 +710,8 @@ static void response(const struct sfp_sip_meta *mt, const char *p, const struct 
 				keep_final(t, n, ip, port);
 			if (m->status >= 600) /* 16.7 step 5: no other answer will do */
 				FOR_GROUP(s, t)
-					branch_cancel(s);
-			group_settle(t);
+					px_branch_cancel(s);
+			px_group_settle(t);
 			return;
 		}
 	} else if (px_str_is(m->cseq_method, "BYE") && m->status >= 200) {
@@ -826,6 +736,8 @@ static void response(const struct sfp_sip_meta *mt, const char *p, const struct 
 	 * transaction (after a restart of this process the callee's answer to
 	 * a retransmitted INVITE may be one) it stops here too */
 	if (m->status == 100)
+		return;
+	if (!t && !nt && px_e.b2bua && b2b_stray_response(mt, m))
 		return;
 	if (!t && !nt && !branch_is_ours(m)) {
 		/* 16.7 step 1 relays a response with no transaction (a 2xx
@@ -871,7 +783,7 @@ static void own_bye(const char *call_id, const struct px_leg *to, const struct p
 	px_putf(&w, "Max-Forwards: 70\r\nFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %u BYE\r\n",
 		from->id, to->id, call_id, from->cseq + 1);
 	px_putf(&w, "Reason: SIP;cause=408;text=\"no media\"\r\n");
-	put_body(&w, (struct sfp_str){ NULL, 0 });
+	px_put_body(&w, (struct sfp_str){ NULL, 0 });
 	if (w.full)
 		return;
 	struct itx *t = px_itx_alloc();
@@ -901,6 +813,8 @@ static void own_bye(const char *call_id, const struct px_leg *to, const struct p
 void px_end_call(const char *call_id, const char *a_tag, const char *b_tag,
 		 const struct px_leg *a, const struct px_leg *b, uint64_t now)
 {
+	if (px_e.b2bua && b2b_end_by_key(call_id, "no media", now))
+		return;
 	if (a->known && b->known) {
 		own_bye(call_id, b, a, 0, now);
 		own_bye(call_id, a, b, 1, now);
@@ -932,6 +846,11 @@ static void nict_timers(struct itx *t, uint64_t now)
 	if (now >= t->t_b) {
 		px_cnt.nict_timeout++;
 		px_itx_reply_caller(t, 408, "Request Timeout");
+		if (t->b2b) {
+			b2b_nict_timeout(t);
+			px_itx_free(t);
+			return;
+		}
 		struct sfp_sip o;
 		if (t->own)
 			px_e.log("BYE of ours in call %s: no answer from %s", t->call_id,
@@ -983,12 +902,12 @@ void px_tick(uint64_t now)
 					/* timer C (16.6 step 11): ringing too long */
 					px_itx_send_sibling(t, "CANCEL", (struct sfp_str){ NULL, 0 });
 					t->cancelled = true;
-					branch_timeout(t, "not answered in time (timer C), CANCEL sent", now);
+					px_branch_timeout(t, "not answered in time (timer C), CANCEL sent", now);
 				}
 				break;
 			}
 			if (now >= t->t_b) {
-				branch_timeout(t, "no answer (timer B)", now);
+				px_branch_timeout(t, "no answer (timer B)", now);
 			} else if (now >= t->t_a) {
 				/* timer A: UDP, retransmit, doubling */
 				px_cnt.invite_retrans++;
@@ -1007,6 +926,8 @@ void px_tick(uint64_t now)
 		if (t->state != ITX_FREE)
 			k++;
 	}
+	if (px_e.b2bua)
+		b2b_tick(now);
 	static uint64_t last;
 	if (now - last < 1000)
 		return;
@@ -1032,7 +953,8 @@ int px_init(const struct px_env *env)
 	if (getrandom(k, sizeof(k), 0) != (ssize_t)sizeof(k))
 		return -1;
 	hidx_seed(k[0], k[1]);
-	if (px_itx_init(px_e.max_itx) || px_dlg_init(px_e.max_dialogs) || px_reg_init() || md_init())
+	if (px_itx_init(px_e.max_itx) || px_dlg_init(px_e.max_dialogs) || px_reg_init() || md_init() ||
+	    (px_e.b2bua && b2b_init()))
 		return -1;
 	return 0;
 }

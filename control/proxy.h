@@ -47,6 +47,9 @@ struct px_env {
 	/* install (SFP_OP_MEDIA_SET) or remove (SFP_OP_MEDIA_DEL) one flow */
 	void (*media_push)(uint16_t op, const struct sfp_media_msg *mm);
 	const struct sfp_media_table *media_tab; /* the fast path's counters */
+	/* mode = b2bua (b2b.c): two dialogs per call, session timers */
+	bool b2bua;
+	uint32_t session_expires, min_se;  /* RFC 4028, seconds */
 };
 
 #define PX_COUNTERS(_) \
@@ -81,7 +84,18 @@ struct px_env {
 	_(media_ended,       "media sessions ended (their ports in quarantine)") \
 	_(media_timeouts,    "calls ended by sipfp: no media for media_timeout_s (on hold: media_hold_timeout_s)") \
 	_(own_bye,           "BYEs sipfp sent itself to end a call") \
-	_(media_adopted,     "calls still relayed by the data plane, adopted at start (after a restart)")
+	_(media_adopted,     "calls still relayed by the data plane, adopted at start (after a restart)") \
+	_(b2b_calls,         "b2bua: calls answered, two dialogs each") \
+	_(b2b_restored,      "b2bua: calls restored from the store at start") \
+	_(b2b_relayed,       "b2bua: in-dialog requests sent on to the other leg") \
+	_(b2b_local,         "b2bua: in-dialog requests answered by sipfp itself (session refresh UPDATE, OPTIONS)") \
+	_(b2b_refused,       "b2bua: in-dialog requests refused (REFER 403, CSeq out of order 500)") \
+	_(b2b_no_ack,        "b2bua: calls ended because the caller never ACKed the 2xx (13.3.1.4)") \
+	_(b2b_fork_bye,      "b2bua: a second 2xx of a forked INVITE, ACKed and BYEd (13.2.2.4)") \
+	_(b2b_422,           "b2bua: INVITEs sent again with a larger Session-Expires after 422 (RFC 4028)") \
+	_(b2b_refresh_sent,  "b2bua: session refreshes sipfp sent (UPDATE)") \
+	_(b2b_expired,       "b2bua: calls ended because a session refresh was missed (RFC 4028 10)") \
+	_(b2b_leg_gone,      "b2bua: calls ended because a leg answered 481 or 408")
 
 struct px_counters {
 #define PX_F(n, h) uint64_t n;

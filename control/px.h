@@ -140,6 +140,11 @@ struct itx {
 	bool upstream_final;      /* the caller has had a final answer (every branch) */
 	bool best;                /* ... and it was this branch's */
 	uint32_t live_pos;        /* its place in px_itx_live */
+	/* the back-to-back mode's (b2b.c): its call's slot + 1 (0: a proxy
+	 * transaction), that slot's generation, what the request is */
+	uint32_t b2b, b2b_gen;
+	uint8_t b2b_kind;         /* enum b2b_kind */
+	uint8_t b2b_leg;          /* the leg it was sent on */
 };
 
 #define MAX_FORK 8    /* parallel branches of one INVITE (16.6) */
@@ -160,6 +165,9 @@ struct itx *px_group_from(const struct itx *t, uint32_t i);
 struct itx *px_group_best(const struct itx *t);
 struct itx *px_itx_alloc(void);
 void px_itx_index(struct itx *t);
+struct itx *px_itx_start(const struct sfp_sip_meta *mt, const char *p, const struct sfp_sip *m,
+			 const char *br, const char *out, size_t n, uint32_t ip, uint16_t port,
+			 bool non_invite);
 void px_itx_free(struct itx *t);
 void px_itx_send_sibling(struct itx *t, const char *method, struct sfp_str to_override);
 /* a CANCEL or an ACK of ours for an INVITE (9.1, 17.1.1.3): its Request-URI,
@@ -168,9 +176,56 @@ void px_send_sibling(const char *method, struct sfp_str ruri, struct sfp_str via
 		     struct sfp_str to, struct sfp_str call_id, uint32_t cseq, uint32_t ip, uint16_t port);
 void px_itx_reply_caller(struct itx *t, uint16_t code, const char *reason);
 void px_itx_trim(struct itx *t);
+/* the response context of a (forked) INVITE, 16.7 */
+void px_branch_cancel(struct itx *s);
+void px_send_final(struct itx *s);
+void px_group_settle(struct itx *t);
+void px_branch_timeout(struct itx *t, const char *why, uint64_t now);
+/* ... and its user's part once the caller has had its final: best is the
+ * branch whose answer it got, n the branches (proxy.c) */
+void px_settled(struct itx *t, struct itx *best, unsigned n);
+enum px_ict_ev {
+	PX_ICT_1XX,   /* a provisional (the transaction is Proceeding) */
+	PX_ICT_2XX,   /* a 2xx: the transaction is over (17.1.1.2) */
+	PX_ICT_ERROR, /* the first 3xx-6xx: ACKed (17.1.1.3), t->final set */
+	PX_ICT_AGAIN, /* an error retransmitted: ACKed again, nothing else to do */
+};
+enum px_ict_ev px_ict_take(struct itx *t, const struct sfp_sip *m, uint64_t now);
+
+/* ---- b2b.c: the back-to-back mode ------------------------------------------------- */
+
+enum b2b_kind {
+	B2B_K_INVITE = 0,  /* the caller's INVITE, sent on as ours to the callee */
+	B2B_K_RELAY,       /* an in-dialog request, sent on to the other leg (orig: as received) */
+	B2B_K_BYE,         /* a BYE of ours */
+	B2B_K_REFRESH,     /* a session refresh of ours (RFC 4028 UPDATE) */
+};
+
+int b2b_init(void);
+/* a request in b2bua mode: false when it is not the back-to-back mode's
+ * (the proxy's routing takes it) */
+bool b2b_request(const struct sfp_sip_meta *mt, const char *p, const struct sfp_sip *m);
+/* a response to a transaction of the back-to-back mode (t->b2b) */
+void b2b_response(struct itx *t, const struct sfp_sip_meta *mt, const char *p, const struct sfp_sip *m);
+/* a response no transaction claims: a 2xx the callee retransmits; true if taken */
+bool b2b_stray_response(const struct sfp_sip_meta *mt, const struct sfp_sip *m);
+/* every branch of the callee leg's INVITE has failed; the caller has its answer */
+void b2b_settled(struct itx *t, struct itx *best);
+/* a request of ours on a leg went unanswered (timer F) */
+void b2b_nict_timeout(struct itx *t);
+/* end the call whose caller's Call-ID this is (media timeout); false if none */
+bool b2b_end_by_key(const char *a_call_id, const char *why, uint64_t now);
+bool b2b_strip_tag(struct sfp_str v, struct sfp_str tag, char *out, size_t cap);
+void b2b_tick(uint64_t now);
+unsigned b2b_calls(void);
+void b2b_list(px_row_fn row, void *ctx, uint64_t now);
 
 /* ---- proxy.c ----------------------------------------------------------------- */
 
 extern char px_obuf[MSG_MAX + 1];
+unsigned px_invite_targets(const struct sfp_sip_meta *mt, const char *p, const struct sfp_sip *m,
+			   char callee[64], struct binding *bs[MAX_FORK], struct sfp_str *body);
+/* Content-Length and the body: the end of a message we build; its length, 0 when it did not fit */
+size_t px_put_body(struct sfp_wbuf *w, struct sfp_str body);
 
 #endif

@@ -37,6 +37,10 @@ static const char schema[] =
 	"  PRIMARY KEY (kind, key));"
 	/* bans the data plane set by itself for failed authentications: it
 	 * forgets them when it restarts, the control process puts them back */
+	/* back-to-back calls (mode = b2bua): both legs' dialog state, one
+	 * record each (b2b.c, versioned inside), so a restart can still end
+	 * a call that was up from either side */
+	"CREATE TABLE IF NOT EXISTS b2b_calls (key TEXT PRIMARY KEY NOT NULL, rec BLOB NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS autobans ("
 	"  source TEXT PRIMARY KEY NOT NULL, why INTEGER NOT NULL, fails INTEGER NOT NULL,"
 	"  until_ms INTEGER NOT NULL);";
@@ -322,6 +326,41 @@ int store_dialog_del(struct store *s, const struct store_dialog *d)
 	sqlite3_bind_text(st, 2, d->from_tag, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 3, d->to_tag, -1, SQLITE_TRANSIENT);
 	return step_done(st);
+}
+
+int store_b2b_put(struct store *s, const char *key, const void *rec, size_t len)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO b2b_calls VALUES(?1, ?2)", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_blob(st, 2, rec, (int)len, SQLITE_TRANSIENT);
+	return step_done(st);
+}
+
+int store_b2b_del(struct store *s, const char *key)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "DELETE FROM b2b_calls WHERE key = ?1", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+	return step_done(st);
+}
+
+int store_b2b_each(struct store *s, store_b2b_cb cb, void *ctx)
+{
+	sqlite3_stmt *st;
+	int rc;
+	if (sqlite3_prepare_v2(s->db, "SELECT rec FROM b2b_calls", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (cb(ctx, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0))) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
 }
 
 int store_dialog_each(struct store *s, store_dialog_cb cb, void *ctx)

@@ -69,6 +69,12 @@ int store_dialog_del(struct store *s, const struct store_dialog *d);
 typedef int (*store_dialog_cb)(void *ctx, const struct store_dialog *d);
 int store_dialog_each(struct store *s, store_dialog_cb cb, void *ctx);
 
+/* back-to-back calls: an opaque record per call (b2b.c owns its layout) */
+int store_b2b_put(struct store *s, const char *key, const void *rec, size_t len);
+int store_b2b_del(struct store *s, const char *key);
+typedef int (*store_b2b_cb)(void *ctx, const void *rec, size_t len);
+int store_b2b_each(struct store *s, store_b2b_cb cb, void *ctx);
+
 /* admission control decisions: kind "allow" (key CIDR), "ban" (key
  * address[:port], value: until, wall-clock ms, 0 for ever), "limit" (key
  * a limit's name, value) */

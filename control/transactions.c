@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "media.h"
 #include "px.h"
 
 /* ---- INVITE client transactions (RFC 3261 17.1.1) -------------------------------- */
@@ -103,6 +104,39 @@ void px_itx_free(struct itx *t)
 	px_itx_free_slots[px_n_itx_free++] = i;
 }
 
+/* a client transaction for the request in out[0..n) (made from the
+ * caller's m), sent to ip:port: timer A/E from T1, B/F at 64*T1; NULL when the table is full */
+struct itx *px_itx_start(const struct sfp_sip_meta *mt, const char *p, const struct sfp_sip *m,
+			 const char *br, const char *out, size_t n, uint32_t ip, uint16_t port, bool non_invite)
+{
+	struct itx *t = px_itx_alloc();
+	if (!t)
+		return NULL;
+	t->fwd = malloc(n);
+	t->orig = malloc(m->msg_len);
+	if (!t->fwd || !t->orig) {
+		px_itx_free(t);
+		return NULL;
+	}
+	memcpy(t->fwd, out, n);
+	t->fwd_len = (uint32_t)n;
+	memcpy(t->orig, p, m->msg_len);
+	t->orig_len = m->msg_len;
+	t->orig_mt = *mt;
+	t->non_invite = non_invite;
+	snprintf(t->branch, sizeof(t->branch), "%s", br);
+	px_cstr(t->in_branch, sizeof(t->in_branch), m->top_via.branch);
+	px_cstr(t->call_id, sizeof(t->call_id), m->call_id);
+	t->dst_ip = ip;
+	t->dst_port = port;
+	t->state = ITX_CALLING;
+	px_itx_index(t);
+	t->a_int = px_e.t1_ms;
+	t->t_a = mt->rx_ms + t->a_int;
+	t->t_b = mt->rx_ms + 64ull * px_e.t1_ms;
+	return t;
+}
+
 /* a request of ours toward the callee about the forwarded INVITE: the
  * hop-by-hop ACK to an error (17.1.1.3) or a CANCEL (9.1) */
 void px_send_sibling(const char *method, struct sfp_str ruri, struct sfp_str via, struct sfp_str from,
@@ -139,6 +173,125 @@ void px_itx_reply_caller(struct itx *t, uint16_t code, const char *reason)
 	struct sfp_sip o;
 	if (t->orig && sfp_scan(t->orig, t->orig_len, &o) == SFP_SE_OK)
 		px_e.respond(&t->orig_mt, &o, code, reason, NULL);
+}
+
+/* ---- the branches of one INVITE (16.6, 16.7) ----------------------------------- */
+
+/* a branch that the caller's CANCEL, or a 2xx or 6xx on another branch,
+ * makes pointless (16.7 step 10, 16.10): CANCEL it now if it has had a
+ * provisional, else at its first one (9.1) */
+void px_branch_cancel(struct itx *s)
+{
+	if (s->state == ITX_COMPLETED || s->cancelled)
+		return;
+	s->cancelled = true;
+	if (s->state == ITX_PROCEEDING)
+		px_itx_send_sibling(s, "CANCEL", (struct sfp_str){ NULL, 0 });
+}
+
+/* the caller's answer from branch s: the callee's response in the form
+ * relayed (proxy), or one built from the caller's request (a 408 of ours;
+ * every final of the back-to-back mode, which relays none) */
+void px_send_final(struct itx *s)
+{
+	if (!s->reinvite)
+		md_end(s->call_id, "call not answered");
+	if (s->resp) {
+		px_cnt.resp_relayed++;
+		px_e.send(s->resp_ip, s->resp_port, s->resp, s->resp_len);
+	} else {
+		px_itx_reply_caller(s, s->final, s->reason);
+	}
+}
+
+/* 16.7 step 6: a 6xx if there is one, else the lowest class; among
+ * equals, one the callee sent rather than one of ours */
+static unsigned rank(const struct itx *s)
+{
+	unsigned c = s->final / 100;
+	return (c == 6 ? 0u : c * 2) + (s->resp ? 0u : 1u);
+}
+
+/* once every branch of t's INVITE has ended and none with a 2xx, the
+ * caller gets the best final response (16.7 steps 6 and 8); its user
+ * (px_settled) is told */
+void px_group_settle(struct itx *t)
+{
+	struct itx *best = NULL;
+	unsigned n = 0;
+	FOR_GROUP(s, t) {
+		if (s->state != ITX_COMPLETED || s->upstream_final)
+			return;
+		if (!best || rank(s) < rank(best))
+			best = s;
+		n++;
+	}
+	if (!best)
+		return;
+	FOR_GROUP(s, t)
+		s->upstream_final = true;
+	best->best = true;
+	/* 16.7 step 6: a 503 becomes 500 (the caller would take it for
+	 * ours and stop using us) */
+	if (best->final == 503 && !best->resp) {
+		best->final = 500;
+		snprintf(best->reason, sizeof(best->reason), "Server Internal Error");
+	}
+	px_send_final(best);
+	px_settled(t, best, n);
+}
+
+/* t has ended without an answer from the callee: as if it had sent 408
+ * (timer B; timer C after its CANCEL: 16.8) */
+void px_branch_timeout(struct itx *t, const char *why, uint64_t now)
+{
+	char ipb[16];
+	px_e.log("INVITE %s -> %s at %s:%u: %s", t->caller, t->callee, px_ipstr(t->dst_ip, ipb), t->dst_port, why);
+	t->state = ITX_COMPLETED;
+	t->final = 408;
+	snprintf(t->reason, sizeof(t->reason), "Request Timeout");
+	t->t_end = now + 64ull * px_e.t1_ms;
+	if (t->early_tag[0])
+		px_dlg_drop_early(t->call_id, t->early_tag);
+	px_group_settle(t);
+}
+
+/* 17.1.1.2: what a response does to the INVITE client transaction t */
+enum px_ict_ev px_ict_take(struct itx *t, const struct sfp_sip *m, uint64_t now)
+{
+	if (m->status < 200) {
+		if (t->state == ITX_CALLING) {
+			t->state = ITX_PROCEEDING;
+			t->t_c = now + px_e.timer_c_ms;
+			if (t->cancelled) /* 9.1: the CANCEL waited for this */
+				px_itx_send_sibling(t, "CANCEL", (struct sfp_str){ NULL, 0 });
+		}
+		return PX_ICT_1XX;
+	}
+	if (m->status < 300) {
+		/* a 2xx ends the INVITE client transaction; its
+		 * retransmissions go on without it, so not the 64*T1 of RFC
+		 * 6026's Accepted state: only 2*T1, a round trip with margin,
+		 * for INVITE retransmissions that crossed the answer.  At
+		 * thousands of calls per second this is what sizes the
+		 * transaction table */
+		t->final = m->status;
+		t->state = ITX_COMPLETED;
+		t->t_end = now + 2ull * px_e.t1_ms;
+		px_itx_trim(t);
+		return PX_ICT_2XX;
+	}
+	/* 17.1.1.3: ACK the error ourselves, hop by hop */
+	px_itx_send_sibling(t, "ACK", m->to);
+	if (t->state == ITX_COMPLETED)
+		return PX_ICT_AGAIN;
+	t->final = m->status;
+	t->state = ITX_COMPLETED;
+	t->t_end = now + 64ull * px_e.t1_ms;
+	px_cstr(t->reason, sizeof(t->reason), m->reason);
+	if (t->early_tag[0])
+		px_dlg_drop_early(t->call_id, t->early_tag);
+	return PX_ICT_ERROR;
 }
 
 /* a transaction that will neither send its request again nor answer the

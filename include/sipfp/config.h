@@ -61,6 +61,9 @@
 	_(media_latch_window_s, U32, "10",       "latching allowed this long after a stream starts or a re-INVITE") \
 	_(media_timeout_s,   U32,  "60",         "no media either way this long: sipfp ends the call with BYE to both sides (0: never)") \
 	_(media_hold_timeout_s, U32, "3600",     "the same for a call on hold (sendonly/recvonly/inactive, c=0.0.0.0)") \
+	_(mode,              STR,  "proxy",      "proxy (record-routing, end to end) or b2bua (two dialogs per call: topology hidden, session timers)") \
+	_(session_expires,   U32,  "1800",       "b2bua: session interval sipfp offers the callee (RFC 4028 Session-Expires)") \
+	_(min_se,            U32,  "90",         "b2bua: smallest session interval accepted (Min-SE; RFC 4028 says at least 90)") \
 	_(src_rate,          U32,  "200",        "SIP messages per second accepted from one source address (0: no limit)") \
 	_(src_burst,         U32,  "400",        "messages a source may send at once before src_rate applies (at most 4000)") \
 	_(ood_rate,          U32,  "20",         "out-of-dialog requests per second from one source address (0: no limit)") \
