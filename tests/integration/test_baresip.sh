@@ -30,8 +30,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-start_sipfp sipfpbs $dev || { ko "sipfp started"; cat "$run/launch.log"; finish; exit 1; }
-ok "sipfp started on its embedded defaults (TAP $dev)"
+# SIPFP_MODE=b2bua: the same calls through the back-to-back mode
+start_sipfp sipfpbs $dev ${SIPFP_MODE:+--set mode=$SIPFP_MODE} ||
+	{ ko "sipfp started"; cat "$run/launch.log"; finish; exit 1; }
+ok "sipfp started on its embedded defaults${SIPFP_MODE:+ but mode = $SIPFP_MODE} (TAP $dev)"
 check "config show: MD5 only, digest uri matched by host" \
 	sh -c "'$ctl' config show | grep -Eq '^algorithms +MD5 *\$' && '$ctl' config show | grep -Eq '^check_digest_uri +host *\$'"
 for u in alice bob; do check "user add $u" sh -c "echo secret-$u | '$ctl' user add $u"; done
@@ -81,6 +83,8 @@ check "alice: call established" eventually_long logged alice "Call established: 
 check "bob: call established (auto answer)" eventually_long logged bob "Call established: sip:alice@10.77.0.2"
 check "bob receives alice's audio" eventually_long logged bob "incoming rtp for 'audio' established"
 check "the dialog is listed" sh -c "'$ctl' dialog list | grep -q confirmed"
+[ "${SIPFP_MODE:-}" = b2bua ] && check "b2bua: two dialogs, two Call-IDs (the control process's log)" \
+	grep -q "b2bua: call alice -> bob answered; A-leg .*, B-leg [0-9a-f]*@10.77.0.2" "$run/launch.log"
 sleep 7 # long enough for RTCP reports (every 5 s) both ways
 say 5551 "/hangup"
 check "bob sees the hang-up" eventually_long logged bob "sip:alice@10.77.0.2: session closed"
