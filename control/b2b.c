@@ -565,7 +565,6 @@ static void new_call(const struct sfp_sip_meta *mt, const char *p, const struct 
 	/* one branch per contact of the callee, as the proxy forks (16.6) */
 	char br0[48];
 	px_make_branch((struct sfp_str){ b->call_id, strlen(b->call_id) }, m->top_via.branch, "inv", br0);
-	struct sfp_str sid = hdr(p, m, "session-id", 0);
 	int mf = m->max_forwards >= 0 ? m->max_forwards - 1 : 69;
 	unsigned started = 0;
 	for (unsigned k = 0; k < nb; k++) {
@@ -576,7 +575,6 @@ static void new_call(const struct sfp_sip_meta *mt, const char *p, const struct 
 		leg_request(&w, b, "INVITE", b->local_cseq, br, mf < 0 ? 0 : mf);
 		put_contact(&w);
 		px_putf(&w, "Supported: timer\r\nSession-Expires: %u\r\nMin-SE: %u\r\n%s", b->se, px_e.min_se, allow);
-		(void)sid;
 		copy_e2e(&w, p, m);
 		size_t n = px_put_body(&w, body);
 		uint32_t ip;
@@ -1079,8 +1077,11 @@ void b2b_response(struct itx *t, const struct sfp_sip_meta *mt, const char *p, c
 		}
 		return;
 	case B2B_K_RELAY:
-		if (!c)
+		if (!c) {
+			if (t->non_invite && m->status >= 200)
+				px_itx_trim(t);
 			return;
+		}
 		if (!t->non_invite) {
 			reinvite_response(c, t, mt, p, m);
 			return;
@@ -1101,8 +1102,9 @@ void b2b_response(struct itx *t, const struct sfp_sip_meta *mt, const char *p, c
 					sfp_reply_dest(&o, t->orig_mt.src_port, &t->resp_port);
 				}
 			}
-			if (o.method == SFP_M_UPDATE && m->status < 300)
+			if (n && o.method == SFP_M_UPDATE && m->status < 300)
 				timers_arm(c, t->b2b_leg, now);
+			px_itx_trim(t);
 			if (m->status == 481 || m->status == 408) {
 				px_cnt.b2b_leg_gone++;
 				end_call(c, 1u << x, m->status == 481 ? "481 on a leg" : "408 on a leg", now);

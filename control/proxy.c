@@ -649,7 +649,8 @@ static void response(const struct sfp_sip_meta *mt, const char *p, const struct 
 		} else {
 			nt->state = ITX_COMPLETED;
 			nt->t_end = mt->rx_ms + T4_MS;
-			px_itx_trim(nt);
+			if (!nt->b2b) /* the back-to-back mode answers from the request: it trims */
+				px_itx_trim(nt);
 		}
 	}
 	if (nt && nt->b2b) {

@@ -142,6 +142,32 @@ PY
 if [ $? = 0 ]; then ok "capture: B has its own Call-ID and From-tag, sipfp's Via and Contact only, Session-Expires, Max-Forwards 69; A sees nothing of B"
 else ko "capture: the legs"; sed 's/^/#   /' "$run/legs.txt"; fi
 sed 's/^/# /' "$run/legs.txt" | head -3
+# byte by byte: every datagram of one leg, SDP included, searched for the
+# other leg's Call-ID, tags and phone address
+tshark -r "$run/call.pcap" -Y 'sip && !(udp.port == 5073)' -T fields -E separator='|' -e udp.srcport -e udp.dstport \
+	-e sip.Call-ID -e sip.from.tag -e sip.to.tag -e udp.payload 2>/dev/null >"$run/raw.txt"
+python3 - "$run/raw.txt" >"$run/raw.out" 2>&1 <<'PY'
+import sys
+legs = {"a": [], "b": []}
+for line in open(sys.argv[1]):
+    sp, dp, cid, ft, tt, hexp = line.rstrip("\n").split("|")
+    legs["a" if "5071" in (sp, dp) else "b"].append((cid, ft, tt, bytes.fromhex(hexp.replace(":", ""))))
+def secrets(leg, phone):
+    s = {phone.encode()}
+    for cid, ft, tt, _ in legs[leg]:
+        s |= {cid.encode()} | {t.encode() for t in (ft, tt) if t}
+    return s
+# the tags sipfp gives each leg are its own; the phones' tags and Call-IDs must not cross
+a_secrets = {x for x in secrets("a", "10.77.0.1:5071") if b"SIPpTag" in x or b"@" in x or b":" in x}
+b_secrets = {x for x in secrets("b", "10.77.0.1:5072") if b"SIPpTag" in x or b"@" in x or b":" in x}
+bad = [(x, "A on B") for x in a_secrets for m in legs["b"] if x in m[3]]
+bad += [(x, "B on A") for x in b_secrets for m in legs["a"] if x in m[3]]
+print(len(legs["a"]), "datagrams on A,", len(legs["b"]), "on B; searched for", len(a_secrets), "and", len(b_secrets), "strings")
+if bad:
+    print("FAIL", bad[:5]); sys.exit(1)
+PY
+if [ $? = 0 ]; then ok "byte by byte: no datagram of one leg holds the other's Call-ID, phone tags or phone address ($(cat "$run/raw.out"))"
+else ko "byte by byte"; sed 's/^/#   /' "$run/raw.out"; fi
 check "b2b_calls 1, dialogs_ended 1, no call left" \
 	sh -c "[ $(stat b2b_calls) = 1 ] && [ $(stat dialogs_ended) = 1 ] && [ $(stat dialogs_active) = 0 ]"
 

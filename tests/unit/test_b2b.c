@@ -427,6 +427,65 @@ static void test_missed_refresh(void **state)
 	px_tick(now);
 }
 
+/* sipfp is B's refresher (refresher=uac in B's 2xx): UPDATE at half the
+ * interval; its 2xx on A goes again until A's ACK (13.3.1.4); a 481 on a
+ * relayed request ends both legs */
+static void test_refresh_retransmit_481(void **state)
+{
+	(void)state;
+	invite(NULL);
+	answer(&fork_inv[1], C2_IP, 5002, 486, "Busy Here", "b2", NULL);
+	answer(&fork_inv[0], C1_IP, 5001, 200, "OK", "b1", "Session-Expires: 120;refresher=uac\r\n");
+	const struct out *ok = sent_to("SIP/2.0 200 OK", CALLER_IP);
+	assert_non_null(ok);
+	assert_string_equal(hv(ok->text, "Session-Expires"), ""); /* A named no timer */
+	char to[256];
+	snprintf(to, sizeof(to), "%s", hv(ok->text, "To"));
+	n_out = 0;
+	now += 150; /* T1 (500 ms) not yet */
+	px_tick(now);
+	assert_int_equal(n_sent("SIP/2.0 200 OK", CALLER_IP), 0);
+	now += 400;
+	px_tick(now);
+	assert_int_equal(n_sent("SIP/2.0 200 OK", CALLER_IP), 1);
+	assert_int_equal(n_sent("ACK ", C1_IP), 0); /* B waits for A's ACK */
+	char msg[1024];
+	snprintf(msg, sizeof(msg),
+		 "ACK sip:10.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP " CALLER_IP ":5070;branch=z9hG4bK-ack3\r\n"
+		 "Max-Forwards: 70\r\nFrom: \"Alice\" <sip:alice@10.0.0.1>;tag=a1\r\nTo: %s\r\n"
+		 "Call-ID: %s\r\nCSeq: 10 ACK\r\nContent-Length: 0\r\n\r\n", to, a_cid);
+	feed(CALLER_IP, 5070, false, msg);
+	assert_int_equal(n_sent("ACK ", C1_IP), 1);
+	n_out = 0;
+	now += 1100;
+	px_tick(now);
+	assert_int_equal(n_sent("SIP/2.0 200 OK", CALLER_IP), 0); /* ACKed: no more */
+	now += 60000; /* half of 120 s */
+	px_tick(now);
+	const struct out *up = sent_to("UPDATE sip:bob@" C1_IP ":5001 SIP/2.0", C1_IP);
+	assert_non_null(up);
+	assert_string_equal(hv(up->text, "Session-Expires"), "120;refresher=uac");
+	assert_string_equal(hv(up->text, "CSeq"), "2 UPDATE");
+	struct out upc = *up;
+	answer(&upc, C1_IP, 5001, 200, "OK", NULL, NULL);
+	/* an INFO from A that B no longer knows: 481 ends both legs */
+	snprintf(msg, sizeof(msg),
+		 "INFO sip:10.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP " CALLER_IP ":5070;branch=z9hG4bK-info2\r\n"
+		 "Max-Forwards: 70\r\nFrom: \"Alice\" <sip:alice@10.0.0.1>;tag=a1\r\nTo: %s\r\n"
+		 "Call-ID: %s\r\nCSeq: 11 INFO\r\nContent-Length: 0\r\n\r\n", to, a_cid);
+	n_out = 0;
+	feed(CALLER_IP, 5070, false, msg);
+	const struct out *info = sent_to("INFO ", C1_IP);
+	assert_non_null(info);
+	assert_string_equal(hv(info->text, "CSeq"), "3 INFO");
+	struct out ic = *info;
+	n_out = 0;
+	answer(&ic, C1_IP, 5001, 481, "Call/Transaction Does Not Exist", NULL, NULL);
+	assert_non_null(sent_to("SIP/2.0 481", CALLER_IP));
+	assert_int_equal(n_sent("BYE ", CALLER_IP), 1);
+	assert_int_equal(b2b_calls(), 0);
+}
+
 /* strip_tag: the tag parameter goes, the rest stays */
 static void test_strip_tag(void **state)
 {
@@ -450,6 +509,7 @@ int main(void)
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_422),
 		cmocka_unit_test(test_missed_refresh),
+		cmocka_unit_test(test_refresh_retransmit_481),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
