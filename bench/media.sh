@@ -13,6 +13,10 @@
 #      RTP loss and jitter counted, headers rewritten, checksum updated
 #   3. memory: the flow table's bytes per stream (4 ports) and per port
 #
+# One media address holds 11,250 streams here (ports 20000-64999); more
+# streams are spread over more addresses (media_addr = 10.77.0.2,
+# 10.77.0.3, ...), up to 16: --streams 100000 uses 9.
+#
 # Usage: bench/media.sh [--secs S] [--streams N] [--build DIR]
 # Root only (hugepages).  Prints one table; never fails on a rate.
 set -euo pipefail
@@ -35,7 +39,13 @@ dp=$build/dataplane/sipfp-dataplane
 flows=$build/bench/media_flows
 for b in "$dp" "$flows"; do [ -x "$b" ] || { echo "media.sh: $b missing: build first" >&2; exit 1; }; done
 command -v dpdk-testpmd >/dev/null || { echo "media.sh: dpdk-testpmd missing (apt-get install dpdk-dev)" >&2; exit 1; }
-[ "$streams" -ge 1 ] && [ "$streams" -le 11250 ] || { echo "media.sh: --streams 1..11250 (4 ports each, 20000-64999)" >&2; exit 2; }
+[ "$streams" -ge 1 ] && [ "$streams" -le 180000 ] || { echo "media.sh: --streams 1..180000 (4 ports each, 20000-64999, 16 addresses)" >&2; exit 2; }
+naddr=$(( (streams + 11249) / 11250 ))
+per=$(( (streams + naddr - 1) / naddr ))
+addrs=$(seq 2 $((naddr + 1)) | sed 's/^/10.77.0./' | paste -sd,)
+# net_pcap's infinite_rx holds the whole capture in mbufs: one per stream, and room
+nmbuf=32767
+[ "$streams" -gt 16000 ] && nmbuf=$(( (streams * 2 + 16383) / 16384 * 16384 - 1 ))
 
 work=$(mktemp -d /tmp/sipfp-bench-media.XXXXXX)
 prefix=sipfpbm
@@ -53,17 +63,17 @@ if [ "$(awk '/HugePages_Total/ {print $2}' /proc/meminfo)" -lt 512 ]; then
 fi
 grep -q hugetlbfs /proc/mounts || { mkdir -p /dev/hugepages; mount -t hugetlbfs nodev /dev/hugepages; }
 
-python3 "$here/mkpcap.py" "$work/rtp.pcap" --rtp "$streams"
+python3 "$here/mkpcap.py" "$work/rtp.pcap" --rtp "$streams" --media-addrs "$addrs" --per-addr "$per"
 eal=(--no-pci --file-prefix "$prefix")
 vdev="net_pcap0,rx_pcap=$work/rtp.pcap,tx_pcap=/dev/null,infinite_rx=1"
 lc="0@0,1@1"
-last=$((20000 + 4 * streams - 1))
+last=$((20000 + 4 * per - 1))
 
 echo "== testpmd macswap, 1 core" >&2
 fifo=$work/tp.fifo
 mkfifo "$fifo"
 dpdk-testpmd --lcores "$lc" "${eal[@]}" --vdev "$vdev" -- -i --forward-mode=macswap \
-	--nb-cores=1 --total-num-mbufs=32768 <"$fifo" >"$work/tp.out" 2>&1 &
+	--nb-cores=1 --total-num-mbufs=$((nmbuf + 1)) <"$fifo" >"$work/tp.out" 2>&1 &
 tp=$!
 {
 	echo "start"; sleep 2
@@ -75,13 +85,13 @@ tp1=$(awk '/Tx-pps:/ {v=$2} END {print v+0}' "$work/tp.out")
 
 echo "== sipfp, 1 worker, $streams streams" >&2
 "$dp" --lcores "$lc" "${eal[@]}" --vdev "$vdev" -- --addr 10.77.0.2 -r "$work/ready" \
-	--set busy_poll=yes --set mbufs=32767 --set "media_ports=20000-$last" \
+	--set busy_poll=yes --set mbufs=$nmbuf --set "media_ports=20000-$last" --set "media_addr=$addrs" \
 	--set "ctl_socket=$work/ctl.sock" --set "db_path=$work/sipfp.db" >"$work/dp.log" 2>&1 &
 dp_pid=$!
 pids+=("$dp_pid")
 for _ in $(seq 100); do [ -e "$work/ready" ] && break; sleep 0.1; done
 [ -e "$work/ready" ] || { echo "media.sh: data plane did not start" >&2; cat "$work/dp.log" >&2; exit 1; }
-"$flows" --proc-type=secondary --lcores 2@0 "${eal[@]}" --log-level=lib.eal:error -- "$streams" >&2
+SFP_BENCH_ADDRS=$naddr "$flows" --proc-type=secondary --lcores 2@0 "${eal[@]}" --log-level=lib.eal:error -- "$streams" >&2
 tm() { python3 "$here/telemetry.py" "$prefix" "$@"; }
 sleep 2
 relay=$(tm rate /sipfp/stats media_relayed drop_media_no_flow drop_media_source --secs "$secs")
@@ -93,7 +103,7 @@ ns=$(echo "$relay" | awk -F= '/^drop_media_source=/ {print $2}')
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b; else print "-" }'; }
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 echo
-echo "sipfp media relay vs dpdk-testpmd macswap, net_pcap infinite_rx, $streams streams, 214-byte frames, ${secs}s"
+echo "sipfp media relay vs dpdk-testpmd macswap, net_pcap infinite_rx, $streams streams on $naddr media address(es), 214-byte frames, ${secs}s"
 echo "CPU: $cpu, $(nproc) cores; DPDK $(pkg-config --modversion libdpdk 2>/dev/null)"
 printf '%-46s %12s %12s %8s\n' "figure" "sipfp/s" "testpmd/s" "ratio"
 printf '%-46s %12s %12s %8s\n' "RTP relayed, 1 worker" "$r" "$tp1" "$(pct "$r" "$tp1")"

@@ -13,7 +13,10 @@
  *   media_flows EAL-OPTIONS --proc-type=secondary --file-prefix P -- N [BASE [TO_IP TO_PORT TO_MAC]]
  *
  * With TO_*: every stream relays to that one address (bench/relay.sh's
- * receiver), through that next hop.
+ * receiver), through that next hop.  With SFP_BENCH_ADDRS=K in the
+ * environment the streams are spread over the data plane's first K media
+ * addresses in blocks (stream i on address i / ceil(N/K), its port
+ * BASE + 4 (i mod ceil(N/K))), as bench/mkpcap.py --per-addr sends them.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -25,6 +28,7 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
+#include "sipfp/media.h"
 #include "sipfp/shm.h"
 
 int main(int argc, char **argv)
@@ -52,8 +56,15 @@ int main(int argc, char **argv)
 	}
 	if (argc > 5)
 		to_port = (unsigned)strtoul(argv[4], NULL, 10);
+	const char *ka = getenv("SFP_BENCH_ADDRS");
+	unsigned naddr = ka ? (unsigned)strtoul(ka, NULL, 10) : 1;
+	if (!naddr || naddr > SFP_MEDIA_MAX_ADDRS) {
+		fprintf(stderr, "media_flows: SFP_BENCH_ADDRS: 1..%d\n", SFP_MEDIA_MAX_ADDRS);
+		return 2;
+	}
+	unsigned per = (n + naddr - 1) / naddr;
 	struct rte_ring *r = rte_ring_lookup(SFP_RING_FROM_CTL);
-	if (!r || base + 4ull * n > 65536) {
+	if (!r || base + 4ull * per > 65536) {
 		fprintf(stderr, "media_flows: no ring %s (data plane running?), or too many streams\n",
 			SFP_RING_FROM_CTL);
 		return 1;
@@ -65,7 +76,8 @@ int main(int argc, char **argv)
 		m.h.op = SFP_OP_MEDIA_SET;
 		m.h.nseg = 1;
 		struct sfp_media_msg *q = &m.u.media;
-		q->port = (uint16_t)(base + 4 * i);
+		q->port = (uint16_t)(base + 4 * (i % per));
+		q->addr = (uint8_t)(i / per);
 		q->out_port = (uint16_t)(q->port + 2);
 		q->to_ip = htonl(0x0a4f0000u | ((i >> 8) & 255) << 8 | (1 + (i & 255) % 254));
 		q->to_port = 5000;
@@ -85,7 +97,7 @@ int main(int argc, char **argv)
 		while (rte_ring_enqueue_elem(r, &m, SFP_MSG_SIZE) != 0)
 			usleep(100);
 	}
-	printf("media_flows: %u streams installed from port %u\n", n, base);
+	printf("media_flows: %u streams installed from port %u on %u address(es)\n", n, base, naddr);
 	rte_eal_cleanup();
 	return 0;
 }

@@ -101,6 +101,8 @@ def main():
     p.add_argument("--sources-file", help="also write the source addresses here, one per line")
     p.add_argument("--rtp", type=int, default=0, help="RTP streams instead of INVITEs")
     p.add_argument("--media-base", type=int, default=20000)
+    p.add_argument("--media-addrs", default="", help="RTP: comma-separated media addresses, streams spread in blocks")
+    p.add_argument("--per-addr", type=int, default=0, help="RTP: streams on each media address (0: all on --dst)")
     a = p.parse_args()
     dmac = bytes.fromhex(a.dst_mac.replace(":", ""))
     if a.rtp:
@@ -135,15 +137,18 @@ def rtp_pcap(a, dmac):
     now = int(time.time())
     with open(a.out, "wb") as f:
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        addrs = [x for x in a.media_addrs.split(",") if x] or [a.dst]
+        per = a.per_addr or a.rtp
         for i in range(a.rtp):
-            src = f"10.78.{(i >> 8) & 255}.{1 + (i & 255) % 254}"
+            src = f"10.{78 + (i >> 16)}.{(i >> 8) & 255}.{1 + (i & 255) % 254}"
+            dst, k = addrs[(i // per) % len(addrs)], i % per
             smac = bytes([0x02, 0x01, (i >> 16) & 255, (i >> 8) & 255, i & 255, 0x01])
             # RFC 3550 5.1: V=2, PT 0 (PCMU), sequence, timestamp, SSRC
             rtp = struct.pack("!BBHII", 0x80, 0, i & 0xFFFF, 160 * i & 0xFFFFFFFF, 0x5F000000 + i)
-            fr = frame(smac, dmac, src, a.dst, 4000, a.media_base + 4 * i, rtp + b"\xd5" * 160, i)
+            fr = frame(smac, dmac, src, dst, 4000, a.media_base + 4 * k, rtp + b"\xd5" * 160, i)
             f.write(struct.pack("<IIII", now, i, len(fr), len(fr)) + fr)
     print(f"{a.out}: {a.rtp} RTP streams, {len(fr)}-byte frames, ports {a.media_base}.."
-          f"{a.media_base + 4 * (a.rtp - 1)}", file=sys.stderr)
+          f"{a.media_base + 4 * (min(per, a.rtp) - 1)} on {len(addrs)} address(es)", file=sys.stderr)
 
 
 if __name__ == "__main__":

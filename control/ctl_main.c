@@ -923,12 +923,12 @@ static int command(char **w, int nw, char *payload, struct out *o, char *err, si
 	}
 	if (nw == 2 && !strcmp(w[0], "media") && !strcmp(w[1], "list")) {
 		oprintf(o, "call_id\tstream\tcaller_port\tcaller\tcallee_port\tcallee\t"
-			   "pkts_from_caller\tpkts_from_callee\tjitter_caller_ms\tjitter_callee_ms\tidle_s\n");
+			   "pkts_from_caller\tpkts_from_callee\tjitter_caller_ms\tjitter_callee_ms\tidle_s\tmedia_addr\n");
 		md_list(out_row, o, now_ms());
 		return 0;
 	}
 	if (nw == 2 && !strcmp(w[0], "dialog") && !strcmp(w[1], "list")) {
-		oprintf(o, "state\tcaller\tcallee\tcall_id\tage\n");
+		oprintf(o, "state\tcaller\tcallee\tcall_id\tage\tcallee_call_id\n");
 		px_dialog_list(out_row, o, now_ms());
 		return 0;
 	}
@@ -1178,8 +1178,13 @@ int main(int argc, char **argv)
 		if (sfp_config_port_range(C.cfg.media_ports, &pe.media_first, &pe.media_last, err,
 					  sizeof(err)))
 			die("media_ports: %s", err);
-		struct in_addr ma = { pe.media_tab->media_addr };
-		inet_ntop(AF_INET, &ma, pe.media_addr, sizeof(pe.media_addr));
+		pe.media_n_addr = pe.media_tab->n_addr;
+		if (!pe.media_n_addr || pe.media_n_addr > SFP_MEDIA_MAX_ADDRS)
+			die("the data plane's media table names %u media addresses", pe.media_n_addr);
+		for (unsigned a = 0; a < pe.media_n_addr; a++) {
+			struct in_addr ma = { pe.media_tab->addr[a] };
+			inet_ntop(AF_INET, &ma, pe.media_addrs[a], sizeof(pe.media_addrs[a]));
+		}
 		if (!strcasecmp(C.cfg.media_latch, "on"))
 			pe.media_latch = SFP_LATCH_ON;
 		else if (!strcasecmp(C.cfg.media_latch, "strict"))

@@ -97,7 +97,7 @@ void px_dialog_list(px_row_fn row, void *ctx, uint64_t now)
 	char line[512];
 	for (unsigned i = 0; i < px_n_dlg; i++) {
 		const struct store_dialog *d = &px_dlg[i];
-		snprintf(line, sizeof(line), "%s\t%.63s\t%.63s\t%.127s\t%lu", d->state >= 1 && d->state <= 3 ? st[d->state] : "?",
+		snprintf(line, sizeof(line), "%s\t%.63s\t%.63s\t%.127s\t%lu\t-", d->state >= 1 && d->state <= 3 ? st[d->state] : "?",
 			 d->caller, d->callee, d->call_id,
 			 (unsigned long)(now > d->created_ms ? (now - d->created_ms) / 1000 : 0));
 		row(ctx, line);

@@ -118,6 +118,8 @@ struct md_sess {
 	uint64_t created_ms, confirmed_ms;
 	char b_tag[64];
 	struct px_leg leg[2];        /* to end the call ourselves (media timeout) */
+	uint8_t addr;                /* its media address (every stream on it) */
+	bool addr_set;
 	unsigned n;
 	struct md_stream st[SDP_MAX_STREAMS];
 };
@@ -126,7 +128,8 @@ static struct md_sess *sess;
 static uint32_t max_sess, n_sess, next_id;
 static uint32_t *free_sess, n_free;
 static struct hidx by_call;
-static struct md_unit_pool pool;
+static struct md_unit_pool pool[SFP_MEDIA_MAX_ADDRS]; /* one per media address */
+static unsigned n_pool, next_pool;
 static unsigned n_orphans;        /* adopted sessions not yet found again */
 
 unsigned md_sessions(void) { return n_sess; }
@@ -146,11 +149,13 @@ static void adopt(void)
 	if (!t)
 		return;
 	uint64_t now = wall_ms();
+	for (uint32_t ai = 0; ai < n_pool; ai++)
 	for (uint32_t i = 0; i < t->n; i++) {
-		const struct sfp_media_cfg *c = &t->f[i].c;
+		const struct sfp_media_flow *fa = &t->f[(size_t)ai * t->n];
+		const struct sfp_media_cfg *c = &fa[i].c;
 		uint32_t port = t->base + i;
 		if (!c->active || c->leg != 0 || c->rtcp || c->stream >= SDP_MAX_STREAMS || i + 3 >= t->n ||
-		    port < px_e.media_first || port + 3 > px_e.media_last || md_pool_take(&pool, (uint16_t)port))
+		    port < px_e.media_first || port + 3 > px_e.media_last || md_pool_take(&pool[ai], (uint16_t)port))
 			continue; /* one caller-side RTP flow per stream stands for its unit */
 		struct md_sess *s = NULL;
 		for (uint32_t k = 0; k < max_sess && !s; k++)
@@ -160,7 +165,8 @@ static void adopt(void)
 			uint32_t k = free_sess[--n_free];
 			s = &sess[k];
 			memset(s, 0, sizeof(*s));
-			s->used = s->confirmed = s->orphan = true;
+			s->used = s->confirmed = s->orphan = s->addr_set = true;
+			s->addr = (uint8_t)ai;
 			s->id = c->session;
 			s->key = c->call_key;
 			n_orphans++;
@@ -175,8 +181,8 @@ static void adopt(void)
 		struct md_stream *st = &s->st[c->stream];
 		st->port = (uint16_t)port;
 		for (unsigned side = 0; side < 2; side++) {
-			const struct sfp_media_cfg *to = &t->f[i + (side ? 0 : 2)].c;
-			const struct sfp_media_cfg *rt = &t->f[i + (side ? 1 : 3)].c;
+			const struct sfp_media_cfg *to = &fa[i + (side ? 0 : 2)].c;
+			const struct sfp_media_cfg *rt = &fa[i + (side ? 1 : 3)].c;
 			st->side[side].ip = to->to_ip;
 			st->side[side].port = to->to_port;
 			st->side[side].rtcp_port = rt->to_port;
@@ -200,13 +206,18 @@ int md_init(void)
 	max_sess = px_e.max_dialogs ? px_e.max_dialogs : 1;
 	sess = calloc(max_sess, sizeof(*sess));
 	free_sess = calloc(max_sess, sizeof(*free_sess));
-	if (!sess || !free_sess || hidx_init(&by_call, px_pow2(max_sess), max_sess) ||
-	    md_pool_init(&pool, px_e.media_first, px_e.media_last, px_e.media_quarantine_ms))
+	n_pool = px_e.media_n_addr ? px_e.media_n_addr : 1;
+	if (n_pool > SFP_MEDIA_MAX_ADDRS)
 		return -1;
+	if (!sess || !free_sess || hidx_init(&by_call, px_pow2(max_sess), max_sess))
+		return -1;
+	for (unsigned a = 0; a < n_pool; a++)
+		if (md_pool_init(&pool[a], px_e.media_first, px_e.media_last, px_e.media_quarantine_ms))
+			return -1;
 	for (uint32_t i = max_sess; i-- > 0;)
 		free_sess[n_free++] = i;
-	px_e.log("media: %u sessions of %zu bytes allocated, %u port units of 4 in %u-%u", max_sess,
-		 sizeof(struct md_sess), pool.n, px_e.media_first, px_e.media_last);
+	px_e.log("media: %u sessions of %zu bytes allocated, %u port units of 4 in %u-%u on %u address(es)",
+		 max_sess, sizeof(struct md_sess), pool[0].n, px_e.media_first, px_e.media_last, n_pool);
 	adopt();
 	return 0;
 }
@@ -328,6 +339,7 @@ static void push(uint16_t op, uint16_t port, uint16_t out_port, const struct sdp
 	mm.stream = (uint8_t)stream;
 	mm.leg = (uint8_t)leg;
 	mm.reset = reset;
+	mm.addr = s->addr;
 	mm.call_key = s->key;
 	px_e.media_push(op, &mm);
 }
@@ -352,10 +364,10 @@ static void release(struct md_sess *s, uint64_t now)
 		if (!s->st[k].port)
 			continue;
 		for (uint16_t d = 0; d < 4; d++) {
-			struct sfp_media_msg mm = { .port = (uint16_t)(s->st[k].port + d) };
+			struct sfp_media_msg mm = { .port = (uint16_t)(s->st[k].port + d), .addr = s->addr };
 			px_e.media_push(SFP_OP_MEDIA_DEL, &mm);
 		}
-		md_pool_put(&pool, s->st[k].port, now);
+		md_pool_put(&pool[s->addr], s->st[k].port, now);
 	}
 	if (!s->orphan)
 		hidx_del(&by_call, i, px_hs(s->call_id));
@@ -445,7 +457,21 @@ static enum md_rc rewrite(struct md_sess *s, unsigned side, bool new_call, const
 	bool fresh[SDP_MAX_STREAMS] = { false };
 	for (unsigned i = 0; i < in.n; i++) {
 		if (i >= s->n || !s->st[i].port) {
-			uint16_t u = md_pool_get(&pool, mt->rx_ms);
+			/* a call's first unit: the next address that has one
+			 * (round robin); its other streams on the same address */
+			uint16_t u = 0;
+			if (!s->addr_set) {
+				for (unsigned k = 0; k < n_pool && !u; k++) {
+					unsigned a = (next_pool + k) % n_pool;
+					if ((u = md_pool_get(&pool[a], mt->rx_ms))) {
+						s->addr = (uint8_t)a;
+						s->addr_set = true;
+						next_pool = a + 1;
+					}
+				}
+			} else {
+				u = md_pool_get(&pool[s->addr], mt->rx_ms);
+			}
 			if (!u) {
 				px_cnt.media_no_ports++;
 				px_e.log("call %s: media_ports exhausted", s->call_id);
@@ -463,7 +489,7 @@ static enum md_rc rewrite(struct md_sess *s, unsigned side, bool new_call, const
 		ports[i] = (uint16_t)(s->st[i].port + (side == 0 ? 2 : 0));
 	}
 	size_t n;
-	e = sdp_write(m->body.p, m->body.n, px_e.media_addr, ports, in.n, out, cap, &n);
+	e = sdp_write(m->body.p, m->body.n, px_e.media_addrs[s->addr], ports, in.n, out, cap, &n);
 	if (e != SDP_OK) {
 		px_cnt.media_bad_sdp++;
 		if (new_call)
@@ -491,6 +517,16 @@ void md_confirm(struct sfp_str call_id, uint64_t now)
 	}
 }
 
+/* the fast path's flow of port + d on session s's address; NULL if none */
+static const struct sfp_media_flow *flow(const struct md_sess *s, uint16_t port, unsigned d)
+{
+	const struct sfp_media_table *t = px_e.media_tab;
+	if (!t || !port || s->addr >= t->n_addr)
+		return NULL;
+	uint32_t i = (uint32_t)port + d - t->base;
+	return i < t->n ? &t->f[(size_t)s->addr * t->n + i] : NULL;
+}
+
 /* packets, loss and worst jitter of what one leg sent (the flows of its
  * facing RTP port), read from the fast path's counters */
 struct leg_sum {
@@ -506,10 +542,9 @@ static void leg_sum(const struct md_sess *s, unsigned leg, struct leg_sum *o)
 		return;
 	for (unsigned k = 0; k < s->n; k++) {
 		for (unsigned d = 0; d < 2; d++) {
-			uint32_t i = s->st[k].port + 2 * leg + d - t->base;
-			if (!s->st[k].port || i >= t->n)
+			const struct sfp_media_flow *f = flow(s, s->st[k].port, 2 * leg + d);
+			if (!f)
 				continue;
-			const struct sfp_media_flow *f = &t->f[i];
 			o->pkts += f->s.pkts;
 			o->bytes += f->s.bytes;
 			o->drops += f->s.drop_src + f->s.drop_other;
@@ -536,12 +571,12 @@ void md_end(const char *call_id, const char *why)
 static void end_session(struct md_sess *s, const char *why)
 {
 	uint64_t now = 0, wall = wall_ms();
-	for (unsigned k = 0; k < s->n && px_e.media_tab; k++) {
-		uint32_t i = s->st[k].port - px_e.media_tab->base;
-		for (unsigned d = 0; d < 4 && s->st[k].port && i + d < px_e.media_tab->n; d++)
-			if (px_e.media_tab->f[i + d].s.last_ms > now)
-				now = px_e.media_tab->f[i + d].s.last_ms;
-	}
+	for (unsigned k = 0; k < s->n; k++)
+		for (unsigned d = 0; d < 4; d++) {
+			const struct sfp_media_flow *f = flow(s, s->st[k].port, d);
+			if (f && f->s.last_ms > now)
+				now = f->s.last_ms;
+		}
 	struct leg_sum a, b;
 	leg_sum(s, 0, &a);
 	leg_sum(s, 1, &b);
@@ -558,13 +593,12 @@ static void end_session(struct md_sess *s, const char *why)
 /* the newest packet relayed on any of the call's ports; 0 for none */
 static uint64_t last_media(const struct md_sess *s)
 {
-	const struct sfp_media_table *t = px_e.media_tab;
 	uint64_t last = 0;
-	for (unsigned k = 0; t && k < s->n; k++)
-		for (unsigned d = 0; d < 4 && s->st[k].port; d++) {
-			uint32_t i = s->st[k].port + d - t->base;
-			if (i < t->n && t->f[i].s.last_ms > last)
-				last = t->f[i].s.last_ms;
+	for (unsigned k = 0; k < s->n; k++)
+		for (unsigned d = 0; d < 4; d++) {
+			const struct sfp_media_flow *f = flow(s, s->st[k].port, d);
+			if (f && f->s.last_ms > last)
+				last = f->s.last_ms;
 		}
 	return last;
 }
@@ -628,7 +662,6 @@ void md_tick(uint64_t now)
 
 void md_list(px_row_fn row, void *ctx, uint64_t now)
 {
-	const struct sfp_media_table *t = px_e.media_tab;
 	char line[512], ab[16], bb[16];
 	for (uint32_t i = 0; sess && i < max_sess; i++) {
 		const struct md_sess *s = &sess[i];
@@ -638,20 +671,21 @@ void md_list(px_row_fn row, void *ctx, uint64_t now)
 			const struct md_stream *st = &s->st[k];
 			uint64_t p[2] = { 0, 0 }, last = 0;
 			uint32_t jit[2] = { 0, 0 };
-			for (unsigned leg = 0; t && leg < 2; leg++) {
-				uint32_t f = st->port + 2 * leg - t->base;
-				if (!st->port || f >= t->n)
+			for (unsigned leg = 0; leg < 2; leg++) {
+				const struct sfp_media_flow *f = flow(s, st->port, 2 * leg);
+				if (!f)
 					continue;
-				p[leg] = t->f[f].s.pkts;
-				jit[leg] = t->f[f].s.jitter_q4 / 16 / (t->f[f].c.clock_khz ? t->f[f].c.clock_khz : 8);
-				if (t->f[f].s.last_ms > last)
-					last = t->f[f].s.last_ms;
+				p[leg] = f->s.pkts;
+				jit[leg] = f->s.jitter_q4 / 16 / (f->c.clock_khz ? f->c.clock_khz : 8);
+				if (f->s.last_ms > last)
+					last = f->s.last_ms;
 			}
-			snprintf(line, sizeof(line), "%.127s\t%u\t%u\t%s:%u\t%u\t%s:%u\t%lu\t%lu\t%u\t%u\t%lu",
+			snprintf(line, sizeof(line), "%.127s\t%u\t%u\t%s:%u\t%u\t%s:%u\t%lu\t%lu\t%u\t%u\t%lu\t%s",
 				 s->call_id, k, st->port, px_ipstr(st->side[0].ip, ab), st->side[0].port,
 				 st->port + 2, px_ipstr(st->side[1].ip, bb), st->side[1].port,
 				 (unsigned long)p[0], (unsigned long)p[1], jit[0], jit[1],
-				 (unsigned long)(last && now > last ? (now - last) / 1000 : 0));
+				 (unsigned long)(last && now > last ? (now - last) / 1000 : 0),
+				 px_e.media_addrs[s->addr < n_pool ? s->addr : 0]);
 			row(ctx, line);
 		}
 	}

@@ -16,6 +16,7 @@
 
 #include "sip_logic.h"
 #include "sip_scan.h"
+#include "sipfp/media.h"
 #include "sipfp/shm.h"
 #include "store.h"
 
@@ -38,7 +39,8 @@ struct px_env {
 	uint32_t reg_min, reg_max, reg_default; /* expiry bounds, seconds */
 	/* media anchoring (media.h); media false: signalling only */
 	bool media;
-	char media_addr[16];              /* dotted quad in the SDP we write */
+	char media_addrs[SFP_MEDIA_MAX_ADDRS][16]; /* dotted quads in the SDP we write */
+	unsigned media_n_addr;            /* 0 counts as 1 */
 	uint32_t media_first, media_last; /* media_ports */
 	uint32_t media_quarantine_ms;
 	uint8_t media_latch;              /* enum sfp_latch */

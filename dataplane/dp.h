@@ -88,7 +88,6 @@ struct dp {
 	struct sfp_state *st;
 	volatile bool ctl_queue;  /* attached, or gone for less than ctl_queue_s */
 	struct sfp_media_table *media; /* NULL: media = no */
-	uint32_t media_addr;     /* network byte order */
 	struct rte_hash *creds;
 	struct rte_rcu_qsbr *qsv;
 	struct rte_rcu_qsbr_dq *cred_dq;
@@ -135,8 +134,16 @@ int dp_media_init(struct dp *dp, char *err, size_t errlen);
 void dp_media_apply(struct dp *dp, const struct sfp_msg *m, uint64_t now);
 /* m is a UDP datagram for a port of the media range: relayed into tx (at
  * most cap), or dropped and counted */
+/* the index of ip among the media addresses, or -1 */
+static inline int dp_media_addr_idx(const struct sfp_media_table *t, uint32_t ip)
+{
+	for (unsigned k = 0; t && k < t->n_addr; k++)
+		if (t->addr[k] == ip)
+			return (int)k;
+	return -1;
+}
 void dp_media_relay(struct dp_worker *w, struct rte_mbuf *m, struct rte_ether_hdr *eth,
-		    struct rte_ipv4_hdr *ip, struct rte_udp_hdr *udp, uint32_t ulen,
+		    struct rte_ipv4_hdr *ip, struct rte_udp_hdr *udp, uint32_t ulen, unsigned addr_idx,
 		    struct rte_mbuf **tx, unsigned *ntx, unsigned cap);
 
 /* dp_worker.c */

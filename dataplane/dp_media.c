@@ -32,17 +32,41 @@ int dp_media_init(struct dp *dp, char *err, size_t errlen)
 		return 0;
 	if (sfp_config_port_range(dp->cfg.media_ports, &first, &last, err, errlen))
 		return -1;
-	dp->media_addr = dp->addr;
-	if (dp->cfg.media_addr[0] && inet_pton(AF_INET, dp->cfg.media_addr, &dp->media_addr) != 1) {
-		snprintf(err, errlen, "media_addr '%s' is not an IPv4 address", dp->cfg.media_addr);
-		return -1;
+	/* media_addr: a list; empty, the SIP address */
+	uint32_t addrs[SFP_MEDIA_MAX_ADDRS];
+	unsigned na = 0;
+	if (!dp->cfg.media_addr[0]) {
+		addrs[na++] = dp->addr;
+	} else {
+		char list[SFP_CFG_STR_MAX], *save = NULL;
+		snprintf(list, sizeof(list), "%s", dp->cfg.media_addr);
+		for (char *a = strtok_r(list, ", ", &save); a; a = strtok_r(NULL, ", ", &save)) {
+			if (na == SFP_MEDIA_MAX_ADDRS) {
+				snprintf(err, errlen, "media_addr: more than %d addresses", SFP_MEDIA_MAX_ADDRS);
+				return -1;
+			}
+			if (inet_pton(AF_INET, a, &addrs[na]) != 1) {
+				snprintf(err, errlen, "media_addr '%s' is not an IPv4 address", a);
+				return -1;
+			}
+			for (unsigned k = 0; k < na; k++)
+				if (addrs[k] == addrs[na]) {
+					snprintf(err, errlen, "media_addr: %s named twice", a);
+					return -1;
+				}
+			na++;
+		}
+		if (!na) {
+			snprintf(err, errlen, "media_addr: no address in '%s'", dp->cfg.media_addr);
+			return -1;
+		}
 	}
 	uint32_t n = last - first + 1;
-	size_t sz = sizeof(struct sfp_media_table) + (size_t)n * sizeof(struct sfp_media_flow);
+	size_t sz = sizeof(struct sfp_media_table) + (size_t)na * n * sizeof(struct sfp_media_flow);
 	const struct rte_memzone *mz = rte_memzone_reserve_aligned(SFP_MZ_MEDIA, sz, SOCKET_ID_ANY,
 								   0, RTE_CACHE_LINE_SIZE);
 	if (!mz) {
-		snprintf(err, errlen, "media flow table (%u ports, %zu bytes): %s", n, sz,
+		snprintf(err, errlen, "media flow table (%u ports on %u address(es), %zu bytes): %s", n, na, sz,
 			 rte_strerror(rte_errno));
 		return -1;
 	}
@@ -50,11 +74,12 @@ int dp_media_init(struct dp *dp, char *err, size_t errlen)
 	struct sfp_media_table *t = mz->addr;
 	t->base = first;
 	t->n = n;
-	t->media_addr = dp->media_addr;
+	t->n_addr = na;
+	memcpy(t->addr, addrs, na * sizeof(addrs[0]));
 	t->magic = SFP_MEDIA_MAGIC;
 	dp->media = t;
-	DP_LOG(INFO, "media flow table: %u ports, %zu bytes (%zu a port, %zu a stream of 4 ports)",
-	       n, sz, sizeof(struct sfp_media_flow), 4 * sizeof(struct sfp_media_flow));
+	DP_LOG(INFO, "media flow table: %u ports on %u address(es), %zu bytes (%zu a port, %zu a stream of 4 ports)",
+	       n, na, sz, sizeof(struct sfp_media_flow), 4 * sizeof(struct sfp_media_flow));
 	return 0;
 }
 
@@ -64,11 +89,12 @@ void dp_media_apply(struct dp *dp, const struct sfp_msg *m, uint64_t now)
 	struct sfp_media_table *t = dp->media;
 	const struct sfp_media_msg *q = &m->u.media;
 	uint32_t i = (uint32_t)q->port - (t ? t->base : 0);
-	if (!t || i >= t->n || (m->h.op == SFP_OP_MEDIA_SET && (uint32_t)q->out_port - t->base >= t->n)) {
+	if (!t || i >= t->n || q->addr >= t->n_addr ||
+	    (m->h.op == SFP_OP_MEDIA_SET && (uint32_t)q->out_port - t->base >= t->n)) {
 		dp->st->ctl_msgs_bad++;
 		return;
 	}
-	struct sfp_media_flow *f = &t->f[i];
+	struct sfp_media_flow *f = &t->f[(size_t)q->addr * t->n + i];
 	__atomic_store_n(&f->c.seq, f->c.seq + 1, __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	if (m->h.op == SFP_OP_MEDIA_DEL) {
@@ -113,11 +139,12 @@ void dp_media_apply(struct dp *dp, const struct sfp_msg *m, uint64_t now)
 }
 
 void dp_media_relay(struct dp_worker *w, struct rte_mbuf *m, struct rte_ether_hdr *eth,
-		    struct rte_ipv4_hdr *ip, struct rte_udp_hdr *udp, uint32_t ulen,
+		    struct rte_ipv4_hdr *ip, struct rte_udp_hdr *udp, uint32_t ulen, unsigned ai,
 		    struct rte_mbuf **tx, unsigned *ntx, unsigned cap)
 {
 	struct sfp_media_table *t = g_dp.media;
-	struct sfp_media_flow *f = &t->f[rte_be_to_cpu_16(udp->dst_port) - t->base];
+	struct sfp_media_flow *fa = &t->f[(size_t)ai * t->n]; /* this address's ports */
+	struct sfp_media_flow *f = &fa[rte_be_to_cpu_16(udp->dst_port) - t->base];
 	struct sfp_media_cfg c;
 
 	/* the configuration half, consistent or not at all */
@@ -166,7 +193,7 @@ void dp_media_relay(struct dp_worker *w, struct rte_mbuf *m, struct rte_ether_hd
 	}
 	/* where the other leg is: where its packets come from, once latched,
 	 * else where its SDP said */
-	const struct sfp_media_flow *o = &t->f[c.out_port - t->base];
+	const struct sfp_media_flow *o = &fa[c.out_port - t->base];
 	uint32_t dst;
 	uint16_t dport;
 	const uint8_t *mac;
@@ -192,7 +219,7 @@ void dp_media_relay(struct dp_worker *w, struct rte_mbuf *m, struct rte_ether_hd
 	memcpy(old + 2, &ip->dst_addr, 4);
 	old[4] = udp->src_port;
 	old[5] = udp->dst_port;
-	memcpy(new, &g_dp.media_addr, 4);
+	memcpy(new, &t->addr[ai], 4);
 	memcpy(new + 2, &dst, 4);
 	new[4] = rte_cpu_to_be_16(c.out_port);
 	new[5] = rte_cpu_to_be_16(dport);
@@ -202,7 +229,7 @@ void dp_media_relay(struct dp_worker *w, struct rte_mbuf *m, struct rte_ether_hd
 	}
 	udp->src_port = new[4];
 	udp->dst_port = new[5];
-	ip->src_addr = g_dp.media_addr;
+	ip->src_addr = t->addr[ai];
 	ip->dst_addr = dst;
 	ip->time_to_live = 64;
 	ip->hdr_checksum = 0;

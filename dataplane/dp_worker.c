@@ -351,7 +351,7 @@ static bool handle_arp(struct dp_worker *w, struct rte_mbuf *m, struct rte_ether
 	struct rte_arp_hdr *a = (struct rte_arp_hdr *)(eth + 1);
 	if (a->arp_hardware != htons(RTE_ARP_HRD_ETHER) || a->arp_protocol != htons(RTE_ETHER_TYPE_IPV4) ||
 	    a->arp_hlen != 6 || a->arp_plen != 4 ||
-	    (a->arp_data.arp_tip != g_dp.addr && (!g_dp.media || a->arp_data.arp_tip != g_dp.media_addr))) {
+	    (a->arp_data.arp_tip != g_dp.addr && dp_media_addr_idx(g_dp.media, a->arp_data.arp_tip) < 0)) {
 		CNT(w, ARP_OTHER);
 		return false;
 	}
@@ -391,8 +391,9 @@ static bool handle_icmp(struct dp_worker *w, struct rte_mbuf *m, struct rte_ethe
 	ic->icmp_type = RTE_IP_ICMP_ECHO_REPLY;
 	ic->icmp_cksum = 0;
 	ic->icmp_cksum = (uint16_t)~rte_raw_cksum(ic, plen);
+	uint32_t pinged = ip->dst_addr; /* ours (checked): the SIP or a media address */
 	ip->dst_addr = ip->src_addr;
-	ip->src_addr = g_dp.addr;
+	ip->src_addr = pinged;
 	ip->time_to_live = 64;
 	ip->hdr_checksum = 0;
 	ip->hdr_checksum = rte_ipv4_cksum(ip);
@@ -448,7 +449,8 @@ static void process(struct dp_worker *w, struct rte_mbuf *m, struct rte_mbuf **t
 		CNT(w, IP_CSUM);
 		goto free;
 	}
-	if (ip->dst_addr != g_dp.addr && (!g_dp.media || ip->dst_addr != g_dp.media_addr)) {
+	int media_ai = dp_media_addr_idx(g_dp.media, ip->dst_addr);
+	if (ip->dst_addr != g_dp.addr && media_ai < 0) {
 		CNT(w, ETH_NOT_US);
 		goto free;
 	}
@@ -515,8 +517,8 @@ static void process(struct dp_worker *w, struct rte_mbuf *m, struct rte_mbuf **t
 		goto free;
 	}
 	/* media: looked up by port before any SIP work */
-	if (g_dp.media && (uint32_t)rte_be_to_cpu_16(udp->dst_port) - g_dp.media->base < g_dp.media->n) {
-		dp_media_relay(w, m, eth, ip, udp, ulen, tx, ntx, TX_CAP);
+	if (media_ai >= 0 && (uint32_t)rte_be_to_cpu_16(udp->dst_port) - g_dp.media->base < g_dp.media->n) {
+		dp_media_relay(w, m, eth, ip, udp, ulen, (unsigned)media_ai, tx, ntx, TX_CAP);
 		return;
 	}
 	if (udp->dst_port != htons(g_dp.cfg.sip_port)) {

@@ -54,7 +54,7 @@
 	_(reg_max_expires,   U32,  "86400",      "longest registration granted") \
 	_(reg_default_expires, U32, "3600",      "registration time when the REGISTER names none") \
 	_(media,             BOOL, "yes",        "anchor media: rewrite SDP, relay RTP/RTCP on the fast path (no: signalling only)") \
-	_(media_addr,        STR,  "",           "IPv4 address in the SDP sipfp writes, media is relayed on (empty: addr)") \
+	_(media_addr,        STR,  "",           "IPv4 address(es) in the SDP sipfp writes, media relayed on; comma-separated, up to 16, each holds media_ports (empty: addr)") \
 	_(media_ports,       STR,  "20000-39999","local UDP ports for relayed media, FIRST-LAST (4 per audio/video stream)") \
 	_(media_port_quarantine_s, U32, "2",     "a freed port is not given to another call for this long (stale packets of the call that ended)") \
 	_(media_latch,       STR,  "on",         "symmetric RTP: on (latch to the first source), strict (only the SIP source address), off") \

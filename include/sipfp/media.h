@@ -5,9 +5,11 @@
  * flows with.  Crosses the process boundary, so: fixed layout, no
  * pointers, every address IPv4 in network byte order, ports host order.
  *
- * One entry per local port of the media range (media_ports), indexed by
- * port - base: the lookup is an array index, no hashing, and a packet for
- * the media range never reaches the SIP scanner.  Flows come in pairs:
+ * One entry per local port of the media range (media_ports) on each media
+ * address (media_addr, up to SFP_MEDIA_MAX_ADDRS: one address holds
+ * 16,384 streams of 4 ports), indexed by address * n + port - base: the
+ * lookup is an array index, no hashing, and a packet for the media range
+ * never reaches the SIP scanner.  A call's streams all use one address.  Flows come in pairs:
  * what arrives on one leg's port leaves from the other leg's port
  * (out_port) towards the other leg's endpoint.
  *
@@ -23,8 +25,9 @@
 #include <stdint.h>
 
 #define SFP_MZ_MEDIA        "sipfp_media"   /* struct sfp_media_table */
-#define SFP_MEDIA_MAGIC     0x7369706d65643031ULL /* "sipmed01" */
+#define SFP_MEDIA_MAGIC     0x7369706d65643032ULL /* "sipmed02" */
 #define SFP_MEDIA_MAX_PORTS 65536
+#define SFP_MEDIA_MAX_ADDRS 16
 
 /* media_latch: symmetric RTP (RFC 4961's behaviour, without asking) */
 enum sfp_latch {
@@ -83,10 +86,11 @@ struct sfp_media_flow {
 struct sfp_media_table {
 	uint64_t magic;           /* SFP_MEDIA_MAGIC */
 	uint32_t base;            /* first local port */
-	uint32_t n;               /* ports in the range */
-	uint32_t media_addr;      /* ours, network byte order */
+	uint32_t n;               /* ports in the range, on each address */
+	uint32_t n_addr;          /* media addresses */
 	uint32_t rsvd;
-	struct sfp_media_flow f[];
+	uint32_t addr[SFP_MEDIA_MAX_ADDRS]; /* ours, network byte order */
+	struct sfp_media_flow f[];          /* n_addr * n */
 };
 
 /* SFP_OP_MEDIA_SET / SFP_OP_MEDIA_DEL (u.media) */
@@ -104,7 +108,7 @@ struct sfp_media_msg {
 	uint32_t session;
 	uint8_t stream, leg;
 	uint8_t reset;            /* a new flow: forget latch and counters */
-	uint8_t rsvd;
+	uint8_t addr;             /* the media address (index in the table) of both ports */
 	uint64_t call_key;
 };
 

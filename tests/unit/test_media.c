@@ -106,8 +106,12 @@ static int setup(void **state)
 			      .lcfg = &lcfg, .addr = ip("10.0.0.1"), .t1_ms = 500,
 			      .timer_c_ms = 180000, .dialog_max_ms = 7200000, .max_itx = 64,
 			      .max_dialogs = 64, .reg_min = 60, .reg_max = 86400,
-			      .reg_default = 3600, .media = true, .media_addr = "10.0.0.1",
-			      .media_first = 20000, .media_last = 20007, /* two calls */
+			      .reg_default = 3600, .media = true, .media_addrs = { "10.0.0.1", "10.0.0.2" },
+#ifdef TWO_ADDRS
+			      .media_n_addr = 2, .media_first = 20000, .media_last = 20003, /* one call each */
+#else
+			      .media_n_addr = 1, .media_first = 20000, .media_last = 20007, /* two calls */
+#endif
 			      .media_quarantine_ms = 1000, .media_latch = SFP_LATCH_ON,
 			      .media_latch_window_ms = 10000, .media_push = cb_push };
 	assert_int_equal(px_init(&env), 0);
@@ -189,7 +193,7 @@ static const struct sfp_media_msg *flow(uint16_t port)
 	return NULL;
 }
 
-static void t_call(void **st)
+static void __attribute__((unused)) t_call(void **st)
 {
 	(void)st;
 	invite(1, offer);
@@ -260,10 +264,47 @@ static void t_call(void **st)
 	assert_int_equal(px_cnt.media_sessions - px_cnt.media_ended, md_sessions());
 }
 
+/* two media addresses of one port unit each (built with -DTWO_ADDRS):
+ * calls go round robin, each call's SDP and flows on its own address;
+ * when both are taken the next call gets 503, and an ended call's
+ * address is the one that serves again */
+static void __attribute__((unused)) t_two_addrs(void **st)
+{
+	(void)st;
+	invite(11, offer);
+	assert_int_equal(n_out, 1);
+	assert_non_null(strstr(outs[0].text, "c=IN IP4 10.0.0.1\r\n"));
+	assert_int_equal(n_pushed, 4);
+	for (unsigned i = 0; i < n_pushed; i++)
+		assert_int_equal(pushed[i].addr, 0);
+	invite(12, offer);
+	assert_int_equal(n_out, 1);
+	assert_non_null(strstr(outs[0].text, "c=IN IP4 10.0.0.2\r\n"));
+	assert_non_null(strstr(outs[0].text, "m=audio 20002 RTP/AVP 0\r\n")); /* the same ports, another address */
+	for (unsigned i = 0; i < n_pushed; i++)
+		assert_int_equal(pushed[i].addr, 1);
+	answer_it("200 OK", answer); /* its answer: the caller sees the same address */
+	assert_non_null(strstr(outs[0].text, "c=IN IP4 10.0.0.2\r\n"));
+	for (unsigned i = 0; i < n_pushed; i++)
+		assert_int_equal(pushed[i].addr, 1);
+	invite(13, offer);
+	assert_int_equal(n_out, 1);
+	assert_int_equal(outs[0].code, 503);
+	md_end("media-11", "test");
+	now += 2000; /* past the quarantine */
+	invite(14, offer);
+	assert_int_equal(n_out, 1);
+	assert_non_null(strstr(outs[0].text, "c=IN IP4 10.0.0.1\r\n"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest pool[] = { cmocka_unit_test(t_pool) };
+#ifdef TWO_ADDRS
+	const struct CMUnitTest call[] = { cmocka_unit_test(t_two_addrs) };
+#else
 	const struct CMUnitTest call[] = { cmocka_unit_test(t_call) };
+#endif
 	int rc = cmocka_run_group_tests(pool, NULL, NULL);
 	return rc | cmocka_run_group_tests(call, setup, teardown);
 }
