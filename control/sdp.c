@@ -32,14 +32,153 @@ const char *sdp_strerror(enum sdp_err e)
 	return "?";
 }
 
-/* Before libosip2 sees it: RFC 4566 5 text lines, "x=" each, no control
- * characters, and every m= line with its four fields (media, port,
- * proto, a format).  libosip2 5.3 reads past the end of its input on
- * some malformed m= lines (our fuzzer found one: "m=audi$ 49217 \x8a"):
- * what could reach that code is refused here. */
+/*
+ * Before libosip2 sees it, the body must follow RFC 4566's grammar (9)
+ * line by line: "x=" lines of the known types, v=0 first, and the lines
+ * libosip2 takes apart (o=, c=, m=, t=, r=, z=, b=, k=, a=) with the
+ * fields their grammar names, in ASCII token characters where it says
+ * token.  libosip2 5.3 reads past the end of its input on some malformed
+ * lines (our fuzzer found "m=audi$ 49217 \x8a"): nothing malformed
+ * reaches it.  RFC 4566 5: a receiver may reject what does not parse;
+ * the request gets 488.
+ */
+
+/* RFC 4566 9: token-char = %x21 / %x23-27 / %x2A-2B / %x2D-2E / %x30-39
+ * / %x41-5A / %x5E-7E */
+static bool token_char(unsigned char c)
+{
+	return c == 0x21 || (c >= 0x23 && c <= 0x27) || c == 0x2a || c == 0x2b || c == 0x2d ||
+	       c == 0x2e || (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x5e && c <= 0x7e);
+}
+
+/* the space-separated fields of v[0..n): how many; each non-empty (no
+ * double space, none leading or trailing), each made of printable ASCII
+ * (or of token characters when token) */
+static int fields(const char *v, size_t n, bool token)
+{
+	int k = 0;
+	size_t i = 0;
+	while (i < n) {
+		size_t s = i;
+		while (i < n && v[i] != ' ') {
+			unsigned char c = (unsigned char)v[i];
+			if (token ? !token_char(c) : (c <= 0x20 || c >= 0x7f))
+				return -1;
+			i++;
+		}
+		if (i == s)
+			return -1; /* an empty field */
+		k++;
+		if (i < n && ++i == n)
+			return -1; /* a trailing space */
+	}
+	return k;
+}
+
+static bool digits(const char *v, size_t n)
+{
+	if (!n || n > 20)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (v[i] < '0' || v[i] > '9')
+			return false;
+	return true;
+}
+
+/* field k (from 0) of a line known to have it */
+static void field(const char *v, size_t n, int k, const char **f, size_t *fn)
+{
+	size_t i = 0;
+	for (; k > 0 && i < n; i++)
+		if (v[i] == ' ')
+			k--;
+	size_t s = i;
+	while (i < n && v[i] != ' ')
+		i++;
+	*f = v + s;
+	*fn = i - s;
+}
+
+static bool line_ok(char type, const char *v, size_t n, bool first)
+{
+	const char *f;
+	size_t fn;
+	if (first != (type == 'v'))
+		return false;
+	for (size_t i = 0; i < n; i++) /* no control characters but tab (9: text) */
+		if (((unsigned char)v[i] < 0x20 && v[i] != '\t') || v[i] == 0x7f)
+			return false;
+	switch (type) {
+	case 'v':
+		return n == 1 && v[0] == '0';
+	case 'o': /* username sess-id sess-version nettype addrtype unicast-address */
+		if (fields(v, n, false) != 6)
+			return false;
+		field(v, n, 1, &f, &fn);
+		if (!digits(f, fn))
+			return false;
+		field(v, n, 2, &f, &fn);
+		return digits(f, fn);
+	case 'c': /* nettype addrtype connection-address */
+		return fields(v, n, false) == 3;
+	case 'm': { /* media port[/integer] proto 1*(SP fmt) */
+		if (fields(v, n, false) < 4)
+			return false;
+		field(v, n, 0, &f, &fn);
+		for (size_t i = 0; i < fn; i++)
+			if (!token_char((unsigned char)f[i]))
+				return false;
+		field(v, n, 1, &f, &fn);
+		const char *sl = memchr(f, '/', fn);
+		if (!digits(f, sl ? (size_t)(sl - f) : fn) || (sl && !digits(sl + 1, fn - (size_t)(sl + 1 - f))))
+			return false;
+		field(v, n, 2, &f, &fn); /* token *("/" token) */
+		for (size_t i = 0; i < fn; i++)
+			if (!token_char((unsigned char)f[i]) && !(f[i] == '/' && i && i + 1 < fn && f[i - 1] != '/'))
+				return false;
+		return true;
+	}
+	case 't': /* start-time stop-time */
+		if (fields(v, n, false) != 2)
+			return false;
+		field(v, n, 0, &f, &fn);
+		if (!digits(f, fn))
+			return false;
+		field(v, n, 1, &f, &fn);
+		return digits(f, fn);
+	case 'r': /* repeat-interval typed-time 1*(SP typed-time) */
+		return fields(v, n, false) >= 3;
+	case 'z': { /* time adjustments: pairs */
+		int k = fields(v, n, false);
+		return k >= 2 && k % 2 == 0;
+	}
+	case 'b': { /* bwtype ":" bandwidth */
+		const char *c = memchr(v, ':', n);
+		if (!c || c == v)
+			return false;
+		for (const char *q = v; q < c; q++)
+			if (!token_char((unsigned char)*q))
+				return false;
+		return digits(c + 1, n - (size_t)(c + 1 - v));
+	}
+	case 'k': /* method [":" key]: a token first */
+	case 'a': { /* att-field [":" att-value] */
+		size_t i = 0;
+		while (i < n && v[i] != ':' && token_char((unsigned char)v[i]))
+			i++;
+		return i > 0 && (i == n || v[i] == ':');
+	}
+	case 's': case 'i': case 'u': case 'e': case 'p':
+		return n > 0;
+	default:
+		return false;
+	}
+}
+
 static bool plausible(const char *b, size_t len)
 {
 	size_t i = 0;
+	bool first = true;
 	while (i < len) {
 		size_t e = i;
 		while (e < len && b[e] != '\n')
@@ -48,27 +187,17 @@ static bool plausible(const char *b, size_t len)
 		if (n && b[i + n - 1] == '\r')
 			n--;
 		if (n == 0) {
+			if (e + 1 < len) /* an empty line inside the body */
+				return false;
 			i = e + 1;
 			continue;
 		}
-		if (n < 2 || b[i] < 'a' || b[i] > 'z' || b[i + 1] != '=')
+		if (n < 2 || b[i + 1] != '=' || !line_ok(b[i], b + i + 2, n - 2, first))
 			return false;
-		unsigned fields = 0;
-		bool in = false;
-		for (size_t k = i; k < i + n; k++) {
-			unsigned char c = (unsigned char)b[k];
-			if ((c < 0x20 && c != '\t') || c == 0x7f)
-				return false;
-			if (c == ' ')
-				in = false;
-			else if (!in)
-				in = true, fields++;
-		}
-		if (b[i] == 'm' && fields < 4)
-			return false;
+		first = false;
 		i = e + 1;
 	}
-	return true;
+	return !first;
 }
 
 /* libosip2 wants a NUL-terminated copy; the copy has zeros to spare

@@ -161,6 +161,22 @@ static void t_malformed(void **st)
 		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n", /* no c= */
 		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio 99999 RTP/AVP 0\r\n",
 		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 not-an-address\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n",
+		/* RFC 4566 9's grammar, line by line: what libosip2 must never see */
+		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audi$ 49217 \x8a 0\r\n",
+		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio 4000 RTP/AVP\r\n",
+		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio  4000 RTP/AVP 0\r\n",
+		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio 4x00 RTP/AVP 0\r\n",
+		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio 4000 RTP//AVP 0\r\n",
+		"v=0\r\no=- 1 1 IN IP4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n",
+		"v=0\r\no=- x 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n",
+		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n",
+		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0\r\nm=audio 4000 RTP/AVP 0\r\n",
+		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nb=AS\r\nm=audio 4000 RTP/AVP 0\r\n",
+		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\na=:x\r\n",
+		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\nq=x\r\n",
+		"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\n\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n",
+		"o=- 1 1 IN IP4 1.2.3.4\r\nv=0\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n",
+		"v=1\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n",
 	};
 	struct sdp_info in;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -168,6 +184,10 @@ static void t_malformed(void **st)
 	static const char v6[] =
 		"v=0\r\no=- 1 1 IN IP6 ::1\r\ns=-\r\nc=IN IP6 2001:db8::1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
 	assert_int_equal(sdp_read(v6, strlen(v6), &in), SDP_NOT_IP4);
+	/* and what the grammar allows still reads: a port count, b=, a= flags, LF only */
+	static const char ok[] = "v=0\no=- 1 1 IN IP4 1.2.3.4\ns=-\nc=IN IP4 1.2.3.4\nb=AS:64\nt=0 0\n"
+				 "m=audio 4000/2 RTP/AVP 0 8\na=sendrecv\na=rtpmap:0 PCMU/8000\n\n";
+	assert_int_equal(sdp_read(ok, strlen(ok), &in), SDP_OK);
 	char many[4096] = "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\n";
 	for (int i = 0; i < SDP_MAX_STREAMS + 1; i++)
 		snprintf(many + strlen(many), sizeof(many) - strlen(many), "m=audio %d RTP/AVP 0\r\n", 4000 + 2 * i);
