@@ -16,9 +16,13 @@
 #   (10,000) for the latency each relay adds (p50, p99; send to receive on
 #   one clock, through the veth both ways, rtpgen's threads sharing CPU 0),
 #   then as fast as it can: packets relayed per second, the relay's
-#   capacity on one core when it relays less than was offered.
+#   capacity on one core when it relays less than was offered; then at
+#   --cpu-rate packets/s (50,000, what both carry) with sipfp not busy
+#   polling (it sleeps 1 ms whenever a poll finds nothing): CPU 1's busy
+#   time (/proc/stat: all but idle and iowait) per relayed packet, the
+#   cost per packet on one core where neither relay saturates.
 #
-# Usage: bench/relay.sh [--secs S] [--streams N] [--lat-rate PPS] [--build DIR]
+# Usage: bench/relay.sh [--secs S] [--streams N] [--lat-rate PPS] [--cpu-rate PPS] [--build DIR]
 # Root only.  Prints one table; never fails on a rate.
 set -euo pipefail
 
@@ -27,13 +31,15 @@ build=$here/../build
 secs=5
 streams=1000
 lat_rate=10000
+cpu_rate=50000
 while [ $# -gt 0 ]; do
 	case $1 in
 	--secs) secs=$2; shift 2 ;;
 	--streams) streams=$2; shift 2 ;;
 	--lat-rate) lat_rate=$2; shift 2 ;;
+	--cpu-rate) cpu_rate=$2; shift 2 ;;
 	--build) build=$2; shift 2 ;;
-	-h|--help) sed -n 3,20p "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n 3,24p "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "relay.sh: unknown option $1" >&2; exit 2 ;;
 	esac
 done
@@ -78,23 +84,42 @@ run_gen() { # RATE: one rtpgen run, its output line
 	ip netns exec "$ns" taskset -c 0 "$gen" 10.88.0.1 10.88.0.2 "$work/ports" 5000 "$1" "$secs"
 }
 field() { sed -n "s/.*\b$1=\([0-9.]*\).*/\1/p"; }
+busy1() { awk '$1 == "cpu1" {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; } # jiffies
+# one rtpgen run at RATE measuring CPU 1: "RX_PPS US_PER_PACKET"
+cpu_run() {
+	local b0 b1 out
+	b0=$(busy1)
+	out=$(run_gen "$1")
+	b1=$(busy1)
+	echo "$out" | awk -v b="$((b1 - b0))" -v hz="$(getconf CLK_TCK)" -v s="$secs" '{
+		for (i = 1; i <= NF; i++) if ($i ~ /^rx_pps=/) { split($i, kv, "="); r = kv[2] }
+		printf "%s %.2f\n", r, r > 0 ? 1e6 * b / hz / (r * s) : 0 }'
+}
+start_dp() { # sipfp's data plane on bg0, its flows installed; extra --set options
+	"$dp" --lcores 0@0,1@1 --no-pci --file-prefix "$prefix" --vdev net_af_packet0,iface=bg0 -- \
+		--addr 10.88.0.2 -r "$work/ready" --set "media_ports=20000-$last" \
+		--set src_rate=0 --set ood_rate=0 "$@" \
+		--set "ctl_socket=$work/ctl.sock" --set "db_path=$work/sipfp.db" >"$work/dp.log" 2>&1 &
+	dp_pid=$!
+	pids+=("$dp_pid")
+	for _ in $(seq 100); do [ -e "$work/ready" ] && break; sleep 0.1; done
+	[ -e "$work/ready" ] || { echo "relay.sh: data plane did not start" >&2; cat "$work/dp.log" >&2; exit 1; }
+	"$flows" --proc-type=secondary --lcores 2@0 --no-pci --file-prefix "$prefix" --log-level=lib.eal:error -- \
+		"$streams" 20000 10.88.0.1 5000 "$gen_mac" >&2
+	sleep 1
+}
 
 echo "== sipfp, 1 worker lcore on CPU 1, $streams streams" >&2
 seq 0 $((streams - 1)) | awk '{print 20000 + 4 * $1}' >"$work/ports"
-"$dp" --lcores 0@0,1@1 --no-pci --file-prefix "$prefix" --vdev net_af_packet0,iface=bg0 -- \
-	--addr 10.88.0.2 -r "$work/ready" --set busy_poll=yes --set "media_ports=20000-$last" \
-	--set src_rate=0 --set ood_rate=0 \
-	--set "ctl_socket=$work/ctl.sock" --set "db_path=$work/sipfp.db" >"$work/dp.log" 2>&1 &
-dp_pid=$!
-pids+=("$dp_pid")
-for _ in $(seq 100); do [ -e "$work/ready" ] && break; sleep 0.1; done
-[ -e "$work/ready" ] || { echo "relay.sh: data plane did not start" >&2; cat "$work/dp.log" >&2; exit 1; }
-"$flows" --proc-type=secondary --lcores 2@0 --no-pci --file-prefix "$prefix" --log-level=lib.eal:error -- \
-	"$streams" 20000 10.88.0.1 5000 "$gen_mac" >&2
-sleep 1
+start_dp --set busy_poll=yes
 # latency first, at a rate both relays carry, with nothing queued yet
 s_lat=$(run_gen "$lat_rate")
 s_max=$(run_gen 0)
+kill "$dp_pid"; wait "$dp_pid" 2>/dev/null || true
+rm -f "$work/ready"
+echo "== sipfp again, not busy polling (1 ms sleeps when idle), at $cpu_rate pkts/s for CPU per packet" >&2
+start_dp --set busy_poll=no --set idle_sleep_us=1000
+s_cpu=$(cpu_run "$cpu_rate")
 kill "$dp_pid"; wait "$dp_pid" 2>/dev/null || true
 
 echo "== rtpengine $(rtpengine --version 2>&1 | head -1 | awk '{print $NF}'), userspace, 1 thread on CPU 1" >&2
@@ -108,6 +133,7 @@ sleep 1
 python3 "$here/ng.py" 127.0.0.1:22230 "$streams" 10.88.0.1 4000 10.88.0.1 5000 "$work/ports"
 r_lat=$(run_gen "$lat_rate")
 r_max=$(run_gen 0)
+r_cpu=$(cpu_run "$cpu_rate")
 kill "$re_pid"; wait "$re_pid" 2>/dev/null || true
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else print "-" }'; }
@@ -123,3 +149,9 @@ for r in sipfp rtpengine; do
 done
 echo "sipfp relayed $(ratio "$(echo "$s_max" | field rx_pps)" "$(echo "$r_max" | field rx_pps)") what rtpengine did on one core" \
 	"(a relay that passed all it was offered was not saturated: rtpgen on one core is the limit then)"
+set -- $s_cpu; sc_pps=$1 sc_us=$2
+set -- $r_cpu; rc_pps=$1 rc_us=$2
+echo "CPU 1 busy per relayed packet at $cpu_rate pkts/s offered: sipfp $sc_us us ($sc_pps/s relayed)," \
+	"rtpengine $rc_us us ($rc_pps/s relayed): $(ratio "$rc_us" "$sc_us") less for sipfp," \
+	"one core's capacity $(awk -v a="$sc_us" 'BEGIN { if (a > 0) printf "%.0f", 1e6 / a }')/s against" \
+	"$(awk -v a="$rc_us" 'BEGIN { if (a > 0) printf "%.0f", 1e6 / a }')/s"

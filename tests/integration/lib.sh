@@ -61,3 +61,44 @@ start_sipfp() {
 	done
 	return 1
 }
+
+# ---- SIPp, for the call tests (test_call.sh, test_b2bua.sh) ---------------------
+# sipp_cmd PORT SCENARIO [SIPp options]: one SIPp run from 10.77.0.1:PORT,
+# its errors to stdout; a scenario made in $run takes the place of
+# tests/sipp/'s.  $sipp_secs bounds it (30 unless set).
+sipp_cmd() {
+	local port=$1 sc=$2; shift 2
+	local f=$top/tests/sipp/$sc.xml secs=${sipp_secs:-30}
+	[ -f "$run/$sc.xml" ] && f=$run/$sc.xml
+	(cd "$run" && timeout "$secs" sipp -sf "$f" -i 10.77.0.1 -p "$port" -m 1 \
+		-timeout $((secs * 2 / 3))s -timeout_error -trace_err -nostdin "$@" >/dev/null 2>&1)
+	local rc=$?
+	[ $rc = 0 ] || cat "$run"/"${sc}"_*_errors.log 2>/dev/null | head -30
+	return $rc
+}
+# callee [-p PORT] SCENARIO [SIPp options]: a callee SIPp in the
+# background, ready for a call, on 5072 unless told (its pid in $bg too)
+declare -A uas_pids
+callee() {
+	local port=5072
+	[ "$1" = -p ] && { port=$2; shift 2; }
+	sipp_cmd "$port" "$@" >"$run/callee$port.out" 2>&1 &
+	uas_pids[$port]=$!; bg+=("$!")
+	sleep 0.5
+}
+# callee_done NAME [PORT]: ok NAME when the callee's scenario ran to its end
+callee_done() {
+	local port=${2:-5072}
+	if wait "${uas_pids[$port]}"; then ok "$1"; else ko "$1"; sed 's/^/#   /' "$run/callee$port.out" | head -30; fi
+}
+# reject STATUS REASON: uas_reject.xml for one final status (SIPp takes no
+# keyword in a status line); prints the scenario's name
+reject() {
+	sed "s/\[status\] \[reason\]/$1 $2/" "$top/tests/sipp/uas_reject.xml" >"$run/uas_reject_$1.xml"
+	echo "uas_reject_$1"
+}
+# register USER PASSWORD CONTACT_PORT EXPIRES: REGISTER with digest from 5073
+register() {
+	sipp_cmd 5073 reg_contact 10.77.0.2:5060 -key user "$1" -au "$1" -ap "$2" \
+		-key contact_port "$3" -key expires "$4"
+}

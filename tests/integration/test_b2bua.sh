@@ -27,36 +27,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-sipp_cmd() { # port scenario [args]: one SIPp run, errors to stdout
-	local port=$1 sc=$2; shift 2
-	local f=$top/tests/sipp/$sc.xml
-	[ -f "$run/$sc.xml" ] && f=$run/$sc.xml # made here from another
-	(cd "$run" && timeout 60 sipp -sf "$f" -i 10.77.0.1 -p "$port" -m 1 \
-		-timeout 40s -timeout_error -trace_err -nostdin "$@" >/dev/null 2>&1)
-	local rc=$?
-	[ $rc = 0 ] || cat "$run"/"${sc}"_*_errors.log 2>/dev/null | head -30
-	return $rc
-}
-declare -A uas_pids
-callee() { # [-p PORT] SCENARIO [SIPp options]: a callee in the background, on 5072 unless told
-	local port=5072
-	[ "$1" = -p ] && { port=$2; shift 2; }
-	sipp_cmd "$port" "$@" >"$run/callee$port.out" 2>&1 &
-	uas_pids[$port]=$!; bg+=("$!")
-	sleep 0.5
-}
-callee_done() { # NAME [PORT]: ok when the callee's scenario ran to its end
-	local port=${2:-5072}
-	if wait "${uas_pids[$port]}"; then ok "$1"; else ko "$1"; sed 's/^/#   /' "$run/callee$port.out" | head -30; fi
-}
-reject() { # STATUS REASON: uas_reject.xml for one final status; prints its name
-	sed "s/\[status\] \[reason\]/$1 $2/" "$top/tests/sipp/uas_reject.xml" >"$run/uas_reject_$1.xml"
-	echo "uas_reject_$1"
-}
-register() { # user password contact_port expires
-	sipp_cmd 5073 reg_contact 10.77.0.2:5060 -key user "$1" -au "$1" -ap "$2" \
-		-key contact_port "$3" -key expires "$4"
-}
+sipp_secs=60 # SIPp runs of the longer calls below
 sc="$top/tests/integration/sipclient.py"
 
 # session_expires 4 / min_se 2: RFC 4028 wants 90 at least, a test cannot wait that long

@@ -22,40 +22,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-sipp_cmd() { # port scenario [args]: one SIPp run, errors to stdout
-	local port=$1 sc=$2; shift 2
-	local f=$top/tests/sipp/$sc.xml
-	[ -f "$run/$sc.xml" ] && f=$run/$sc.xml # made by reject() below
-	(cd "$run" && timeout 30 sipp -sf "$f" -i 10.77.0.1 -p "$port" -m 1 \
-		-timeout 20s -timeout_error -trace_err -nostdin "$@" >/dev/null 2>&1)
-	local rc=$?
-	[ $rc = 0 ] || cat "$run"/"${sc}"_*_errors.log 2>/dev/null | head -30
-	return $rc
-}
-# a callee SIPp in the background, ready for a call: callee [-p PORT] SCENARIO
-# [SIPp options]; on 5072 unless told
-declare -A uas_pids
-callee() {
-	local port=5072
-	[ "$1" = -p ] && { port=$2; shift 2; }
-	sipp_cmd "$port" "$@" >"$run/callee$port.out" 2>&1 &
-	uas_pids[$port]=$!; bg+=("$!")
-	sleep 0.5
-}
-# ok NAME when the callee's scenario ran to its end: callee_done NAME [PORT]
-callee_done() {
-	local port=${2:-5072}
-	if wait "${uas_pids[$port]}"; then ok "$1"; else ko "$1"; sed 's/^/#   /' "$run/callee$port.out" | head -30; fi
-}
-# uas_reject.xml for one final status: SIPp takes no keyword in a status line
-reject() { # STATUS REASON: prints the scenario's name
-	sed "s/\[status\] \[reason\]/$1 $2/" "$top/tests/sipp/uas_reject.xml" >"$run/uas_reject_$1.xml"
-	echo "uas_reject_$1"
-}
-register() { # user password contact_port expires
-	sipp_cmd 5073 reg_contact 10.77.0.2:5060 -key user "$1" -au "$1" -ap "$2" \
-		-key contact_port "$3" -key expires "$4"
-}
 
 "$top/scripts/sipfp-launch" --rundir "$run" --file-prefix sipfpca --iface "$iface" \
 	--set db_path="$run/db.sqlite" --set ctl_socket="$run/ctl.sock" \

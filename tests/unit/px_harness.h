@@ -78,6 +78,25 @@ static struct store *harness_store(char *path)
 	return db;
 }
 
+/* one message into the transaction layer, as the data plane hands it
+ * over: from src:port at rx_ms, authenticated as alice when auth */
+static void harness_feed(const char *src, uint16_t port, bool auth, const char *msg, uint64_t rx_ms)
+{
+	struct sfp_sip_meta mt;
+	memset(&mt, 0, sizeof(mt));
+	mt.src_ip = ip(src);
+	mt.src_port = port;
+	mt.rx_ms = rx_ms;
+	mt.mac[0] = 2;
+	if (auth) {
+		mt.flags = SFP_RXF_AUTH_OK;
+		snprintf(mt.user, sizeof(mt.user), "alice");
+	}
+	struct sfp_sip m;
+	assert_int_equal(sfp_scan(msg, strlen(msg), &m), SFP_SE_OK);
+	px_rx(&mt, msg, &m);
+}
+
 static void harness_close(struct store *db, const char *path)
 {
 	store_close(db);

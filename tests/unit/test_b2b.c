@@ -72,18 +72,7 @@ static int teardown(void **state)
 
 static void feed(const char *src, uint16_t port, bool auth, const char *msg)
 {
-	struct sfp_sip_meta mt;
-	memset(&mt, 0, sizeof(mt));
-	mt.src_ip = ip(src);
-	mt.src_port = port;
-	mt.rx_ms = now;
-	if (auth) {
-		mt.flags = SFP_RXF_AUTH_OK;
-		snprintf(mt.user, sizeof(mt.user), "alice");
-	}
-	struct sfp_sip m;
-	assert_int_equal(sfp_scan(msg, strlen(msg), &m), SFP_SE_OK);
-	px_rx(&mt, msg, &m);
+	harness_feed(src, port, auth, msg, now);
 }
 
 /* the value of header name in text (first one), "" if none */

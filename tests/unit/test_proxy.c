@@ -70,21 +70,9 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* one message into the proxy, as the data plane would hand it over */
 static void feed(const char *src, uint16_t port, bool auth, const char *msg)
 {
-	struct sfp_sip_meta mt;
-	memset(&mt, 0, sizeof(mt));
-	mt.src_ip = ip(src);
-	mt.src_port = port;
-	mt.rx_ms = now;
-	if (auth) {
-		mt.flags = SFP_RXF_AUTH_OK;
-		snprintf(mt.user, sizeof(mt.user), "alice");
-	}
-	struct sfp_sip m;
-	assert_int_equal(sfp_scan(msg, strlen(msg), &m), SFP_SE_OK);
-	px_rx(&mt, msg, &m);
+	harness_feed(src, port, auth, msg, now);
 }
 
 static char call_id[64], caller_branch[64];
