@@ -483,6 +483,31 @@ static void new_call(const struct sfp_sip_meta *mt, const char *p, const struct 
 			px_e.send(c->ok_ip, c->ok_port, c->ok, c->ok_len);
 		return;
 	}
+	/* RFC 3261 8.2.2.3: an extension the caller requires that sipfp, its
+	 * UAS, does not do gets 420 (100rel among them: no reliable
+	 * provisionals on A); timer is the one it does (RFC 4028) */
+	if (m->require.p) {
+		struct sfp_str rq = hdr(p, m, "require", 0);
+		char unsup[128] = "";
+		size_t i = 0;
+		while (rq.p && i < rq.n) {
+			while (i < rq.n && (rq.p[i] == ' ' || rq.p[i] == ','))
+				i++;
+			size_t s = i;
+			while (i < rq.n && rq.p[i] != ',' && rq.p[i] != ' ')
+				i++;
+			if (i > s && !(i - s == 5 && !strncasecmp(rq.p + s, "timer", 5)))
+				snprintf(unsup + strlen(unsup), sizeof(unsup) - strlen(unsup), "%s%.*s",
+					 unsup[0] ? ", " : "", (int)(i - s), rq.p + s);
+		}
+		if (unsup[0]) {
+			char x[160];
+			snprintf(x, sizeof(x), "Unsupported: %s\r\n", unsup);
+			px_cnt.calls_failed++;
+			px_e.respond(mt, m, 420, "Bad Extension", x);
+			return;
+		}
+	}
 	/* RFC 4028 8.1: an interval below ours is refused with our Min-SE */
 	struct se_hdr ase = session_expires(p, m);
 	bool a_timer = ase.se >= 0 || lists(hdr(p, m, "supported", 'k'), "timer");
@@ -906,8 +931,11 @@ static void invite_response(struct b2b_call *c, struct itx *t, const struct sfp_
 		}
 		px_cstr(b->remote_tag, sizeof(b->remote_tag), m->to_tag);
 		px_cstr(b->remote, sizeof(b->remote), m->to);
+		struct sfp_sip f;
 		if (curi.n && curi.n < sizeof(b->target))
 			px_cstr(b->target, sizeof(b->target), curi);
+		else if (t->fwd && sfp_scan(t->fwd, t->fwd_len, &f) == SFP_SE_OK && f.ruri.n < sizeof(b->target))
+			px_cstr(b->target, sizeof(b->target), f.ruri); /* the contact that answered */
 		b->ip = mt->src_ip;
 		b->port = mt->src_port;
 		/* RFC 4028 7.2: no Session-Expires in the 2xx, no timer on B */

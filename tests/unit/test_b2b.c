@@ -475,6 +475,24 @@ static void test_refresh_retransmit_481(void **state)
 	assert_int_equal(b2b_calls(), 0);
 }
 
+/* an extension the caller requires and sipfp does not do: 420 (8.2.2.3) */
+static void test_require(void **state)
+{
+	(void)state;
+	char msg[1024];
+	snprintf(msg, sizeof(msg),
+		 "INVITE sip:bob@10.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP " CALLER_IP ":5070;branch=z9hG4bK-req\r\n"
+		 "Max-Forwards: 70\r\nFrom: <sip:alice@10.0.0.1>;tag=a9\r\nTo: <sip:bob@10.0.0.1>\r\n"
+		 "Call-ID: req-1\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@" CALLER_IP ":5070>\r\n"
+		 "Require: timer, 100rel\r\nContent-Length: 0\r\n\r\n");
+	n_out = 0;
+	feed(CALLER_IP, 5070, true, msg);
+	assert_int_equal(n_out, 1);
+	assert_int_equal(outs[0].code, 420);
+	assert_non_null(strstr(outs[0].text, "Unsupported: 100rel\r\n"));
+	assert_int_equal(b2b_calls(), 0);
+}
+
 /* strip_tag: the tag parameter goes, the rest stays */
 static void test_strip_tag(void **state)
 {
@@ -499,6 +517,7 @@ int main(void)
 		cmocka_unit_test(test_422),
 		cmocka_unit_test(test_missed_refresh),
 		cmocka_unit_test(test_refresh_retransmit_481),
+		cmocka_unit_test(test_require),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
