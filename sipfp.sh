@@ -8,11 +8,12 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 deps=(meson ninja-build pkg-config gcc libc6-dev libdpdk-dev dpdk dpdk-dev libssl-dev
-      libcmocka-dev libsqlite3-dev sqlite3 libosip2-dev sip-tester tshark iproute2 python3 procps)
+      libcmocka-dev libsqlite3-dev sqlite3 libpq-dev libosip2-dev sip-tester tshark iproute2 python3 procps)
 # only for the tests: libFuzzer with ASan/UBSan, baresip for a real
 # softphone pair, nftables and ethtool for a NAT in a network namespace (libosip2, which the control process links for SDP, also
-# serves the differential harness as a second SIP parser)
-test_deps=(clang libclang-rt-14-dev baresip-core nftables ethtool)
+# serves the differential harness as a second SIP parser); PostgreSQL for
+# the test of the PostgreSQL store (a server of its own, not the package's)
+test_deps=(clang libclang-rt-14-dev baresip-core nftables ethtool postgresql)
 
 install_deps() {
 	[ "$(id -u)" = 0 ] || { echo "sipfp.sh: run as root (apt, hugepages, TAP)" >&2; exit 1; }

@@ -1127,7 +1127,17 @@ int main(int argc, char **argv)
 		die("out of memory");
 
 	mkdirs(C.cfg.db_path);
-	C.db = store_open(C.cfg.db_path, err, sizeof(err));
+	if (!strcasecmp(C.cfg.store, "postgresql")) {
+		if (!C.cfg.pg_conninfo[0])
+			die("store = postgresql needs pg_conninfo (a libpq connection string)");
+		C.db = store_open_pg(C.cfg.pg_conninfo, err, sizeof(err));
+		if (C.db)
+			LOG("store: PostgreSQL (%s)", C.cfg.pg_conninfo);
+	} else if (!strcasecmp(C.cfg.store, "sqlite")) {
+		C.db = store_open(C.cfg.db_path, err, sizeof(err));
+	} else {
+		die("store '%s' is neither sqlite nor postgresql", C.cfg.store);
+	}
 	if (!C.db)
 		die("store: %s", err);
 	uint8_t key[32];

@@ -5,9 +5,13 @@
 #include <string.h>
 
 #include "store.h"
+#include "store_pg.h"
 
+/* SQLite, or PostgreSQL (store_pg.c) when pg is set: every operation
+ * below hands itself to the latter first */
 struct store {
 	sqlite3 *db;
+	struct store_pg *pg;
 };
 
 static const char schema[] =
@@ -35,12 +39,12 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS admit ("
 	"  kind TEXT NOT NULL, key TEXT NOT NULL, value INTEGER NOT NULL,"
 	"  PRIMARY KEY (kind, key));"
-	/* bans the data plane set by itself for failed authentications: it
-	 * forgets them when it restarts, the control process puts them back */
 	/* back-to-back calls (mode = b2bua): both legs' dialog state, one
 	 * record each (b2b.c, versioned inside), so a restart can still end
 	 * a call that was up from either side */
 	"CREATE TABLE IF NOT EXISTS b2b_calls (key TEXT PRIMARY KEY NOT NULL, rec BLOB NOT NULL);"
+	/* bans the data plane set by itself for failed authentications: it
+	 * forgets them when it restarts, the control process puts them back */
 	"CREATE TABLE IF NOT EXISTS autobans ("
 	"  source TEXT PRIMARY KEY NOT NULL, why INTEGER NOT NULL, fails INTEGER NOT NULL,"
 	"  until_ms INTEGER NOT NULL);";
@@ -70,21 +74,40 @@ struct store *store_open(const char *path, char *err, size_t errlen)
 	return s;
 }
 
+struct store *store_open_pg(const char *conninfo, char *err, size_t errlen)
+{
+	struct store *s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (!(s->pg = store_pg_open(conninfo, err, errlen))) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
 void store_close(struct store *s)
 {
 	if (s) {
-		sqlite3_close(s->db);
+		if (s->pg)
+			store_pg_close(s->pg);
+		else
+			sqlite3_close(s->db);
 		free(s);
 	}
 }
 
 const char *store_error(struct store *s)
 {
-	return sqlite3_errmsg(s->db);
+	return s->pg ? store_pg_error(s->pg) : sqlite3_errmsg(s->db);
 }
 
 static int exec(struct store *s, const char *sql)
 {
+	if (s->pg)
+		return store_pg_exec(s->pg, strncmp(sql, "BEGIN", 5) ? sql : "BEGIN");
 	return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
 }
 
@@ -94,6 +117,8 @@ void store_rollback(struct store *s) { (void)exec(s, "ROLLBACK"); }
 
 int store_user_set(struct store *s, const char *user, const char *realm, const struct sfp_ha1 *h)
 {
+	if (s->pg)
+		return store_pg_user_set(s->pg, user, realm, h);
 	sqlite3_stmt *st;
 	char md5[33], sha[65];
 	int rc;
@@ -123,6 +148,8 @@ int store_user_set(struct store *s, const char *user, const char *realm, const s
 
 int store_user_del(struct store *s, const char *user)
 {
+	if (s->pg)
+		return store_pg_user_del(s->pg, user);
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(s->db, "DELETE FROM users WHERE name = ?1", -1, &st, NULL) != SQLITE_OK)
 		return -1;
@@ -136,6 +163,8 @@ int store_user_del(struct store *s, const char *user)
 
 int store_user_each(struct store *s, store_user_cb cb, void *ctx)
 {
+	if (s->pg)
+		return store_pg_user_each(s->pg, cb, ctx);
 	sqlite3_stmt *st;
 	int rc;
 	if (sqlite3_prepare_v2(s->db, "SELECT name, realm, ha1_md5, ha1_sha256 FROM users ORDER BY name",
@@ -161,6 +190,8 @@ int store_user_each(struct store *s, store_user_cb cb, void *ctx)
 
 long store_user_count(struct store *s)
 {
+	if (s->pg)
+		return store_pg_user_count(s->pg);
 	sqlite3_stmt *st;
 	long n = -1;
 	if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM users", -1, &st, NULL) != SQLITE_OK)
@@ -173,6 +204,8 @@ long store_user_count(struct store *s)
 
 uint32_t store_next_gen(struct store *s)
 {
+	if (s->pg)
+		return store_pg_next_gen(s->pg);
 	sqlite3_stmt *st;
 	uint32_t g = 1;
 	(void)exec(s, "INSERT INTO meta(key, value) VALUES('gen', 1) "
@@ -187,6 +220,8 @@ uint32_t store_next_gen(struct store *s)
 
 int store_key(struct store *s, uint8_t key[32])
 {
+	if (s->pg)
+		return store_pg_key(s->pg, key);
 	sqlite3_stmt *st;
 	unsigned found = 0;
 	if (sqlite3_prepare_v2(s->db, "SELECT key, value FROM meta WHERE key LIKE 'tag_key_'", -1,
@@ -242,6 +277,8 @@ static int step_done(sqlite3_stmt *st)
 
 int store_binding_put(struct store *s, const struct store_binding *b)
 {
+	if (s->pg)
+		return store_pg_binding_put(s->pg, b);
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(s->db,
 			       "INSERT OR REPLACE INTO bindings VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -259,6 +296,8 @@ int store_binding_put(struct store *s, const struct store_binding *b)
 
 int store_binding_del(struct store *s, const char *aor, const char *contact)
 {
+	if (s->pg)
+		return store_pg_binding_del(s->pg, aor, contact);
 	sqlite3_stmt *st;
 	const char *sql = contact ? "DELETE FROM bindings WHERE aor = ?1 AND contact = ?2"
 				  : "DELETE FROM bindings WHERE aor = ?1";
@@ -277,6 +316,8 @@ static void cpy(char *d, size_t n, const unsigned char *s)
 
 int store_binding_each(struct store *s, store_binding_cb cb, void *ctx)
 {
+	if (s->pg)
+		return store_pg_binding_each(s->pg, cb, ctx);
 	sqlite3_stmt *st;
 	int rc;
 	if (sqlite3_prepare_v2(s->db, "SELECT aor, contact, ip, port, expires_ms, call_id, cseq "
@@ -302,6 +343,8 @@ int store_binding_each(struct store *s, store_binding_cb cb, void *ctx)
 
 int store_dialog_put(struct store *s, const struct store_dialog *d)
 {
+	if (s->pg)
+		return store_pg_dialog_put(s->pg, d);
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO dialogs VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 			       -1, &st, NULL) != SQLITE_OK)
@@ -318,6 +361,8 @@ int store_dialog_put(struct store *s, const struct store_dialog *d)
 
 int store_dialog_del(struct store *s, const struct store_dialog *d)
 {
+	if (s->pg)
+		return store_pg_dialog_del(s->pg, d);
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(s->db, "DELETE FROM dialogs WHERE call_id = ?1 AND from_tag = ?2 "
 				      "AND to_tag = ?3", -1, &st, NULL) != SQLITE_OK)
@@ -330,6 +375,8 @@ int store_dialog_del(struct store *s, const struct store_dialog *d)
 
 int store_b2b_put(struct store *s, const char *key, const void *rec, size_t len)
 {
+	if (s->pg)
+		return store_pg_b2b_put(s->pg, key, rec, len);
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO b2b_calls VALUES(?1, ?2)", -1, &st, NULL) !=
 	    SQLITE_OK)
@@ -341,6 +388,8 @@ int store_b2b_put(struct store *s, const char *key, const void *rec, size_t len)
 
 int store_b2b_del(struct store *s, const char *key)
 {
+	if (s->pg)
+		return store_pg_b2b_del(s->pg, key);
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(s->db, "DELETE FROM b2b_calls WHERE key = ?1", -1, &st, NULL) != SQLITE_OK)
 		return -1;
@@ -350,6 +399,8 @@ int store_b2b_del(struct store *s, const char *key)
 
 int store_b2b_each(struct store *s, store_b2b_cb cb, void *ctx)
 {
+	if (s->pg)
+		return store_pg_b2b_each(s->pg, cb, ctx);
 	sqlite3_stmt *st;
 	int rc;
 	if (sqlite3_prepare_v2(s->db, "SELECT rec FROM b2b_calls", -1, &st, NULL) != SQLITE_OK)
@@ -365,6 +416,8 @@ int store_b2b_each(struct store *s, store_b2b_cb cb, void *ctx)
 
 int store_dialog_each(struct store *s, store_dialog_cb cb, void *ctx)
 {
+	if (s->pg)
+		return store_pg_dialog_each(s->pg, cb, ctx);
 	sqlite3_stmt *st;
 	int rc;
 	if (sqlite3_prepare_v2(s->db, "SELECT call_id, from_tag, to_tag, caller, callee, state, "
@@ -390,6 +443,8 @@ int store_dialog_each(struct store *s, store_dialog_cb cb, void *ctx)
 
 int store_user_exists(struct store *s, const char *user)
 {
+	if (s->pg)
+		return store_pg_user_exists(s->pg, user);
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM users WHERE name = ?1", -1, &st, NULL) != SQLITE_OK)
 		return -1;
@@ -401,6 +456,8 @@ int store_user_exists(struct store *s, const char *user)
 
 int store_admit_put(struct store *s, const char *kind, const char *key, uint64_t value)
 {
+	if (s->pg)
+		return store_pg_admit_put(s->pg, kind, key, value);
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO admit VALUES(?1, ?2, ?3)", -1, &st,
 			       NULL) != SQLITE_OK)
@@ -413,6 +470,8 @@ int store_admit_put(struct store *s, const char *kind, const char *key, uint64_t
 
 int store_admit_del(struct store *s, const char *kind, const char *key)
 {
+	if (s->pg)
+		return store_pg_admit_del(s->pg, kind, key);
 	sqlite3_stmt *st;
 	const char *sql = key ? "DELETE FROM admit WHERE kind = ?1 AND key = ?2"
 			      : "DELETE FROM admit WHERE kind = ?1";
@@ -428,6 +487,8 @@ int store_admit_del(struct store *s, const char *kind, const char *key)
 
 int store_admit_each(struct store *s, store_admit_cb cb, void *ctx)
 {
+	if (s->pg)
+		return store_pg_admit_each(s->pg, cb, ctx);
 	sqlite3_stmt *st;
 	int rc, r = 0;
 	if (sqlite3_prepare_v2(s->db, "SELECT kind, key, value FROM admit ORDER BY kind, key", -1,
@@ -442,6 +503,8 @@ int store_admit_each(struct store *s, store_admit_cb cb, void *ctx)
 
 int store_autoban_put(struct store *s, const struct store_autoban *b, unsigned n)
 {
+	if (s->pg)
+		return store_pg_autoban_put(s->pg, b, n);
 	sqlite3_stmt *st;
 	if (!n)
 		return 0;
@@ -485,16 +548,22 @@ static int autoban_delete(struct store *s, const char *sql, const char *source, 
 
 int store_autoban_del(struct store *s, const char *source)
 {
+	if (s->pg)
+		return store_pg_autoban_del(s->pg, source);
 	return autoban_delete(s, "DELETE FROM autobans WHERE source = ?1", source, 0);
 }
 
 int store_autoban_expire(struct store *s, uint64_t now_ms)
 {
+	if (s->pg)
+		return store_pg_autoban_expire(s->pg, now_ms);
 	return autoban_delete(s, "DELETE FROM autobans WHERE until_ms <= ?1", NULL, now_ms);
 }
 
 int store_autoban_each(struct store *s, store_autoban_cb cb, void *ctx)
 {
+	if (s->pg)
+		return store_pg_autoban_each(s->pg, cb, ctx);
 	sqlite3_stmt *st;
 	int rc, r = 0;
 	if (sqlite3_prepare_v2(s->db, "SELECT source, why, fails, until_ms FROM autobans", -1, &st,

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * sipfp-control's persistent store (SQLite, WAL, synchronous=FULL): a
+ * sipfp-control's persistent store: SQLite (WAL, synchronous=FULL) for one
+ * node, or PostgreSQL (store_pg.c) shared by several; either way a
  * committed change survives a crash of the process or of the machine.
  */
 #ifndef SFP_STORE_H
@@ -14,6 +15,9 @@
 struct store;
 
 struct store *store_open(const char *path, char *err, size_t errlen);
+/* the same store on PostgreSQL (a libpq connection string): shared by
+ * several nodes; the schema created or migrated at open */
+struct store *store_open_pg(const char *conninfo, char *err, size_t errlen);
 void store_close(struct store *s);
 const char *store_error(struct store *s);
 

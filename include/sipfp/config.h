@@ -78,7 +78,9 @@
 	_(ua_block,          STR,  "friendly-scanner,sipvicious,sipcli,VaxSIPUserAgent,pplsip", "User-Agent substrings dropped silently (comma-separated, case-insensitive)") \
 	_(ood_ring_reserve,  U32,  "25",         "percent of the ring to control kept for responses and in-dialog requests") \
 	_(ctl_socket,        STR,  "/run/sipfp/sipfpctl.sock", "Unix socket of sipfp-control for sipfpctl") \
-	_(db_path,           STR,  "/var/lib/sipfp/sipfp.db",  "SQLite store of sipfp-control")
+	_(db_path,           STR,  "/var/lib/sipfp/sipfp.db",  "SQLite store of sipfp-control (store = sqlite)") \
+	_(store,             STR,  "sqlite",     "sqlite (one node, db_path) or postgresql (shared by several nodes, pg_conninfo)") \
+	_(pg_conninfo,       STR,  "",           "libpq connection string of the PostgreSQL store, e.g. host=db1 dbname=sipfp user=sipfp")
 
 #define SFP_CFG_T_STR  char
 #define SFP_CFG_T_U32  uint32_t
