@@ -378,6 +378,9 @@ static int user_set(const char *user, const struct sfp_ha1 *h, char *err, size_t
 		snprintf(err, errlen, "store: %s", store_error(C.db));
 		return -1;
 	}
+	char news[96];
+	snprintf(news, sizeof(news), "user %s", user);
+	(void)store_notify(C.db, news); /* the other nodes' fast paths, within a second */
 	if (push_cred(SFP_OP_CRED_SET, user, h, C.gen)) {
 		snprintf(err, errlen, "saved, but the data plane did not take it (it gets it at the next resync)");
 		return -1;
@@ -446,6 +449,7 @@ static int import(char *payload, struct out *o, char *err, size_t errlen)
 	for (unsigned i = 0; i < n; i++)
 		(void)push_cred(SFP_OP_CRED_SET, list[i].user, &list[i].h, C.gen);
 	free(list);
+	(void)store_notify(C.db, "users");
 	oprintf(o, "imported\n%u\n", n);
 	LOG("imported %u users", n);
 	return 0;
@@ -566,6 +570,37 @@ static int admit_replay(void)
 	return 0;
 }
 
+static void autoban_sync(uint64_t now);
+
+/* news from the other nodes sharing the PostgreSQL store: what changed
+ * there reaches this node's fast path (store.h) */
+static void on_news(void *ctx, const char *what)
+{
+	(void)ctx;
+	if (!strncmp(what, "user ", 5)) {
+		char realm[64];
+		struct sfp_ha1 h;
+		int k = store_user_get(C.db, what + 5, realm, &h);
+		if (k == 1 && !strcmp(realm, C.realm))
+			(void)push_cred(SFP_OP_CRED_SET, what + 5, &h, C.gen);
+		else if (k == 0)
+			(void)push_cred(SFP_OP_CRED_DEL, what + 5, NULL, C.gen);
+		LOG("news from another node: user %s %s", what + 5, k == 1 ? "set" : k == 0 ? "deleted" : "unreadable");
+	} else if (!strcmp(what, "users") || !strcmp(what, "reconnected")) {
+		LOG("news from another node: %s: every user pushed again", what);
+		resync();
+		if (!strcmp(what, "reconnected"))
+			goto admit;
+	} else if (!strcmp(what, "admit")) {
+	admit:
+		/* this node's own fresh bans go to the store first: the
+		 * replay starts from an empty table */
+		autoban_sync(now_ms());
+		if (admit_replay())
+			LOG("news from another node: admission replay failed (%s)", store_error(C.db));
+	}
+}
+
 static const char *why_name(uint8_t why)
 {
 	switch (why) {
@@ -635,6 +670,8 @@ static void autoban_sync(uint64_t now)
 		LOG("store: cannot keep automatic bans: %s (retrying)", store_error(C.db));
 		return;
 	}
+	if (k)
+		(void)store_notify(C.db, "admit"); /* an attacker banned here is banned on every node */
 	autoban.mark = mark;
 	autoban.seq = seq;
 	autoban.looked = true;
@@ -681,6 +718,7 @@ static int cmd_ban(char **w, int nw, struct out *o, char *err, size_t errlen)
 			snprintf(err, errlen, "store or data plane refused: %s", store_error(C.db));
 			return -1;
 		}
+		(void)store_notify(C.db, "admit");
 		LOG("ban %s added by the operator (%s)", src, secs ? w[3] : "until removed");
 		oprintf(o, "banned\texpires_in_s\n%s\t%s\n", src, secs ? w[3] : "never");
 		return 0;
@@ -703,6 +741,7 @@ static int cmd_ban(char **w, int nw, struct out *o, char *err, size_t errlen)
 			snprintf(err, errlen, "data plane not draining its ring");
 			return -1;
 		}
+		(void)store_notify(C.db, "admit");
 		LOG("ban %s removed by the operator", src);
 		oprintf(o, "unbanned\n%s\n", src);
 		return 0;
@@ -755,6 +794,7 @@ static int cmd_allow(char **w, int nw, struct out *o, char *err, size_t errlen)
 			snprintf(err, errlen, "data plane not draining its ring");
 			return -1;
 		}
+		(void)store_notify(C.db, "admit");
 		LOG("allow %s %s by the operator", cidr, add ? "added" : "removed");
 		oprintf(o, "%s\n%s\n", add ? "allowed" : "removed", cidr);
 		return 0;
@@ -816,6 +856,7 @@ static int cmd_limit(char **w, int nw, struct out *o, char *err, size_t errlen)
 			snprintf(err, errlen, "store or data plane refused: %s", store_error(C.db));
 			return -1;
 		}
+		(void)store_notify(C.db, "admit");
 		LOG("limit %s set to %u by the operator", w[2], v);
 		oprintf(o, "limit\tvalue\n%s\t%u\n", w[2], v);
 		return 0;
@@ -830,6 +871,7 @@ static int cmd_limit(char **w, int nw, struct out *o, char *err, size_t errlen)
 				 store_error(C.db));
 			return -1;
 		}
+		(void)store_notify(C.db, "admit");
 		LOG("limits reset to the configuration by the operator");
 		oprintf(o, "reset\nlimits from the configuration\n");
 		return 0;
@@ -888,6 +930,9 @@ static int command(char **w, int nw, char *payload, struct out *o, char *err, si
 			return -1;
 		}
 		(void)push_cred(SFP_OP_CRED_DEL, w[2], NULL, C.gen);
+		char news[96];
+		snprintf(news, sizeof(news), "user %s", w[2]);
+		(void)store_notify(C.db, news);
 		LOG("user %s deleted", w[2]);
 		oprintf(o, "deleted\n%s\n", w[2]);
 		return 0;
@@ -1221,7 +1266,7 @@ int main(int argc, char **argv)
 	LOG("ready: data plane pid %u, realm \"%s\", store %s, socket %s", C.st->dp_pid, C.realm,
 	    C.cfg.db_path, C.cfg.ctl_socket);
 
-	uint64_t last_hb = 0, last_bans = 0;
+	uint64_t last_hb = 0, last_bans = 0, last_news = 0;
 	int rc = 0;
 	while (!C.quit) {
 		uint64_t now = now_ms();
@@ -1236,18 +1281,23 @@ int main(int argc, char **argv)
 				break;
 			}
 		}
-		if (now - last_bans >= 1000) {
+		/* with other nodes to tell (PostgreSQL), bans go out within a second */
+		if (now - last_bans >= (store_news_fd(C.db) >= 0 ? 200u : 1000u)) {
 			autoban_sync(now);
 			last_bans = now;
 		}
 		px_tick(now);
 		unsigned pending = rte_ring_count(C.to_ctl);
 		poll_rx();
-		struct pollfd pfd = { C.lfd, POLLIN, 0 };
-		if (poll(&pfd, 1, pending ? 0 : 5) > 0) {
+		struct pollfd pfd[2] = { { C.lfd, POLLIN, 0 }, { store_news_fd(C.db), POLLIN, 0 } };
+		if (poll(pfd, pfd[1].fd >= 0 ? 2 : 1, pending ? 0 : 5) > 0 && (pfd[0].revents & POLLIN)) {
 			int fd = accept4(C.lfd, NULL, NULL, SOCK_CLOEXEC);
 			if (fd >= 0)
 				serve_client(fd);
+		}
+		if (pfd[1].fd >= 0 && (pfd[1].revents || now - last_news >= 1000)) {
+			(void)store_news(C.db, on_news, NULL);
+			last_news = now;
 		}
 	}
 	/* Leaving on SIGTERM/SIGINT is, most of the time, a restart (an

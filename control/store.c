@@ -454,6 +454,45 @@ int store_user_exists(struct store *s, const char *user)
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
+int store_user_get(struct store *s, const char *user, char *realm, struct sfp_ha1 *h)
+{
+	if (s->pg)
+		return store_pg_user_get(s->pg, user, realm, h);
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "SELECT realm, ha1_md5, ha1_sha256 FROM users WHERE name = ?1", -1, &st,
+			       NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, user, -1, SQLITE_TRANSIENT);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		memset(h, 0, sizeof(*h));
+		cpy(realm, 64, sqlite3_column_text(st, 0));
+		const char *md5 = (const char *)sqlite3_column_text(st, 1);
+		const char *sha = (const char *)sqlite3_column_text(st, 2);
+		if (md5 && !sfp_unhex(md5, strlen(md5), h->md5, 16))
+			h->algs |= SFP_ALG_MD5;
+		if (sha && !sfp_unhex(sha, strlen(sha), h->sha256, 32))
+			h->algs |= SFP_ALG_SHA256;
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_notify(struct store *s, const char *what)
+{
+	return s->pg ? store_pg_notify(s->pg, what) : 0;
+}
+
+int store_news_fd(struct store *s)
+{
+	return s->pg ? store_pg_news_fd(s->pg) : -1;
+}
+
+int store_news(struct store *s, store_news_cb cb, void *ctx)
+{
+	return s->pg ? store_pg_news(s->pg, cb, ctx) : 0;
+}
+
 int store_admit_put(struct store *s, const char *kind, const char *key, uint64_t value)
 {
 	if (s->pg)

@@ -43,6 +43,17 @@ uint32_t store_next_gen(struct store *s);
 
 /* 1 exists, 0 not, -1 error */
 int store_user_exists(struct store *s, const char *user);
+/* one user's realm (64 bytes) and HA1s: 1 found, 0 not, -1 error */
+int store_user_get(struct store *s, const char *user, char *realm, struct sfp_ha1 *h);
+
+/* several nodes on one PostgreSQL store tell each other what changed
+ * (LISTEN/NOTIFY): "user NAME", "users", "admit".  SQLite: one node,
+ * nothing to tell.  store_news_fd: a socket to poll for the others'
+ * news, -1 for none; store_news calls cb with each (never our own) */
+int store_notify(struct store *s, const char *what);
+int store_news_fd(struct store *s);
+typedef void (*store_news_cb)(void *ctx, const char *what);
+int store_news(struct store *s, store_news_cb cb, void *ctx);
 
 struct store_binding {
 	char aor[64];

@@ -22,6 +22,7 @@
 struct store_pg {
 	PGconn *c;
 	char err[256];
+	bool lost_news;   /* the connection was reset: news may have been missed */
 };
 
 /* migration k takes the schema from version k to k + 1 */
@@ -63,6 +64,8 @@ static PGresult *run(struct store_pg *p, const char *sql, int n, const char *con
 			PQreset(p->c);
 			if (PQstatus(p->c) != CONNECTION_OK)
 				break;
+			PQclear(PQexec(p->c, "LISTEN sipfp"));
+			p->lost_news = true;
 		}
 		PGresult *r = PQexecParams(p->c, sql, n, NULL, v, lens, fmts, result_fmt);
 		if (r && PQresultStatus(r) == want)
@@ -135,6 +138,13 @@ struct store_pg *store_pg_open(const char *conninfo, char *err, size_t errlen)
 	r = PQexec(p->c, sql);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 		snprintf(err, errlen, "PostgreSQL schema: %s", PQerrorMessage(p->c));
+		PQclear(r);
+		goto fail;
+	}
+	PQclear(r);
+	r = PQexec(p->c, "LISTEN sipfp");
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		snprintf(err, errlen, "PostgreSQL LISTEN: %s", PQerrorMessage(p->c));
 		PQclear(r);
 		goto fail;
 	}
@@ -224,6 +234,69 @@ int store_pg_user_exists(struct store_pg *p, const char *user)
 	int k = PQntuples(r) > 0;
 	PQclear(r);
 	return k;
+}
+
+int store_pg_user_get(struct store_pg *p, const char *user, char *realm, struct sfp_ha1 *h)
+{
+	const char *v[] = { user };
+	PGresult *r = run(p, "SELECT realm, ha1_md5, ha1_sha256 FROM users WHERE name = $1", 1, v, NULL, NULL, 0,
+			  PGRES_TUPLES_OK);
+	if (!r)
+		return -1;
+	int k = PQntuples(r) > 0;
+	if (k) {
+		memset(h, 0, sizeof(*h));
+		snprintf(realm, 64, "%s", PQgetvalue(r, 0, 0));
+		if (!PQgetisnull(r, 0, 1) && !sfp_unhex(PQgetvalue(r, 0, 1), (size_t)PQgetlength(r, 0, 1), h->md5, 16))
+			h->algs |= SFP_ALG_MD5;
+		if (!PQgetisnull(r, 0, 2) &&
+		    !sfp_unhex(PQgetvalue(r, 0, 2), (size_t)PQgetlength(r, 0, 2), h->sha256, 32))
+			h->algs |= SFP_ALG_SHA256;
+	}
+	PQclear(r);
+	return k;
+}
+
+/* ---- news between nodes (LISTEN/NOTIFY on channel sipfp) ------------------------ */
+
+int store_pg_notify(struct store_pg *p, const char *what)
+{
+	const char *v[] = { what };
+	PGresult *r = run(p, "SELECT pg_notify('sipfp', $1)", 1, v, NULL, NULL, 0, PGRES_TUPLES_OK);
+	PQclear(r);
+	return r ? 0 : -1;
+}
+
+int store_pg_news_fd(struct store_pg *p)
+{
+	return PQsocket(p->c);
+}
+
+int store_pg_news(struct store_pg *p, store_news_cb cb, void *ctx)
+{
+	if (PQstatus(p->c) != CONNECTION_OK) {
+		/* news sent while we were cut off is lost: say so, the
+		 * caller reloads everything */
+		PQreset(p->c);
+		if (PQstatus(p->c) != CONNECTION_OK)
+			return -1;
+		PQclear(PQexec(p->c, "LISTEN sipfp"));
+		p->lost_news = true;
+	}
+	if (p->lost_news) {
+		p->lost_news = false;
+		cb(ctx, "reconnected");
+	}
+	if (!PQconsumeInput(p->c))
+		return -1;
+	int me = PQbackendPID(p->c);
+	PGnotify *n;
+	while ((n = PQnotifies(p->c))) {
+		if (n->be_pid != me)
+			cb(ctx, n->extra);
+		PQfreemem(n);
+	}
+	return 0;
 }
 
 /* ---- meta -------------------------------------------------------------- */

@@ -8,7 +8,11 @@
 # b2bua calls are rows there, a call goes through, the control process
 # SIGKILLed mid-call restores the call from PostgreSQL and the BYE
 # reaches the callee, and a whole new sipfp started on the same database
-# finds the users and registrations again.  Needs root; cleans up.
+# finds the users and registrations again.  Then a second node (its own
+# DPDK file prefix, TAP port and address) on the same database: a user
+# added on node 1 authenticates on node 2, a password changed on node 2
+# holds on node 1, a ban placed on node 1 is on node 2's fast path within
+# a second (LISTEN/NOTIFY).  Needs root; cleans up.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -23,9 +27,12 @@ pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [ -x "$pgbin/initdb" ] || { echo "PostgreSQL server missing (apt-get install postgresql)"; exit 1; }
 pgdir=$(mktemp -d /tmp/sipfp-pgdb.XXXXXX)
 pgport=55432
-launcher_pid="" bg=()
+launcher_pid="" bg=() node2=""
 cleanup() {
 	for p in "${bg[@]+"${bg[@]}"}"; do kill "$p" 2>/dev/null; done
+	[ -n "$node2" ] && { stop_launcher "$node2"; kill -KILL "$node2" 2>/dev/null; }
+	pkill -KILL -f "file-prefix sipfppg2" 2>/dev/null
+	ip link del sipfppg1 2>/dev/null
 	teardown sipfppg "$iface"
 	runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdir/data" -m immediate stop >/dev/null 2>&1
 	rm -rf "$pgdir"
@@ -86,6 +93,55 @@ callee uas_answer
 check "and the users: a call authenticates and goes through" \
 	sipp_cmd 5071 uac_call 10.77.0.2:5060 -s 1000 -key user 1002 -au 1002 -ap 1002pw -d 300
 callee_done "the callee answered"
+# ---- a second node on the same database ----------------------------------------
+mkdir -p "$run/n2"
+"$top/scripts/sipfp-launch" --rundir "$run/n2" --file-prefix sipfppg2 --iface sipfppg1 \
+	--host-addr 10.79.0.1/24 --set addr=10.79.0.2 --set store=postgresql --set "pg_conninfo=$conninfo" \
+	--set mode=b2bua --set ctl_socket="$run/n2/ctl.sock" >"$run/n2/launch.log" 2>&1 &
+node2=$!
+n2() { SIPFP_SOCKET="$run/n2/ctl.sock" "$ctl" "$@"; }
+n2up() { [ -S "$run/n2/ctl.sock" ] && [ "$(n2 stats 2>/dev/null | awk '$1 == "control_attached" {print $2}')" = 1 ]; }
+for _ in $(seq 150); do n2up && break; sleep 0.2; done
+check "node 2 started on the same database (10.79.0.2, its own TAP)" n2up
+check "node 2 sees node 1's users" sh -c "SIPFP_SOCKET='$run/n2/ctl.sock' '$ctl' user list | grep -c '^100[02]' | grep -qx 2"
+# node 2's SIPp: 10.79.0.1 to 10.79.0.2
+n2_auth() { # USER PASSWORD: INVITE (to 1003, not registered) -> 407 -> INVITE with credentials -> 100, 480 on node 2
+	(cd "$run" && timeout 20 sipp -sf "$top/tests/sipp/uac_auth.xml" 10.79.0.2:5060 -i 10.79.0.1 -p 5081 -m 1 \
+		-s 1003 -key user "$1" -au "$1" -ap "$2" -timeout 15s -timeout_error -nostdin >/dev/null 2>&1)
+}
+echo 1003pw | "$ctl" user add 1003 >/dev/null
+t0=$(date +%s%N)
+for _ in $(seq 10); do grep -q "news from another node: user 1003 set" "$run/n2/launch.log" && break; sleep 0.1; done
+check "a user added on node 1 reaches node 2's data plane within a second ($(( ($(date +%s%N) - t0) / 1000000 )) ms)" \
+	grep -q "news from another node: user 1003 set" "$run/n2/launch.log"
+check "... and authenticates on node 2's fast path (INVITE with credentials -> 100, 480)" n2_auth 1003 1003pw
+echo 1002new | n2 user add 1002 >/dev/null
+sleep 1
+callee uas_answer
+check "a password changed on node 2 holds on node 1: a call with the new one goes through" \
+	sipp_cmd 5071 uac_call 10.77.0.2:5060 -s 1000 -key user 1002 -au 1002 -ap 1002new -d 300
+callee_done "the callee answered"
+"$ctl" ban add 10.79.0.66 600 >/dev/null
+t0=$(date +%s%N)
+for _ in $(seq 10); do n2 ban list | grep -q '^10.79.0.66' && break; sleep 0.1; done
+check "a ban placed on node 1 is on node 2's fast path within a second ($(( ($(date +%s%N) - t0) / 1000000 )) ms)" \
+	sh -c "SIPFP_SOCKET='$run/n2/ctl.sock' '$ctl' ban list | grep -q '^10.79.0.66'"
+"$ctl" ban del 10.79.0.66 >/dev/null
+for _ in $(seq 10); do n2 ban list | grep -q '^10.79.0.66' || break; sleep 0.1; done
+check "... and lifted there too" sh -c "! SIPFP_SOCKET='$run/n2/ctl.sock' '$ctl' ban list | grep -q '^10.79.0.66'"
+# brute force on node 1 (last: it bans this host there): the automatic ban
+# is stored, and node 2 bans the source too
+check "limit bf_max_fails 3 set on node 1" "$ctl" limit set bf_max_fails 3
+for _ in 1 2 3 4; do sipp_cmd 5071 uac_auth_403 10.77.0.2:5060 -s 1000 -key user 1002 -au 1002 -ap wrong >/dev/null; done
+t0=$(date +%s%N)
+for _ in $(seq 20); do "$ctl" ban list | grep -q '^10.77.0.1.*failed-auth' && break; sleep 0.05; done
+check "node 1 banned the source for failed authentications" sh -c "'$ctl' ban list | grep -q '^10.77.0.1.*failed-auth'"
+for _ in $(seq 20); do n2 ban list | grep -q '^10.77.0.1' && break; sleep 0.05; done
+check "node 2 banned it too within a second ($(( ($(date +%s%N) - t0) / 1000000 )) ms after node 1)" \
+	sh -c "SIPFP_SOCKET='$run/n2/ctl.sock' '$ctl' ban list | grep -q '^10.77.0.1.*failed-auth'"
+stop_launcher "$node2"
+node2=""
+
 stop_launcher "$launcher_pid"
 launcher_pid=""
 check "data plane exit: mbufs in use at exit: 0" sh -c "grep 'mbufs in use at exit' '$run/launch.log' | tail -1 | grep -q ': 0$'"
