@@ -174,6 +174,7 @@ static int resync_cb(void *ctx, const char *user, const char *realm, const struc
 	(void)ctx;
 	if (strcmp(realm, C.realm))
 		return 0; /* stored for another realm: not ours to serve */
+	px_user_add(user);
 	return push_cred(SFP_OP_CRED_SET, user, h, C.gen);
 }
 
@@ -378,6 +379,7 @@ static int user_set(const char *user, const struct sfp_ha1 *h, char *err, size_t
 		snprintf(err, errlen, "store: %s", store_error(C.db));
 		return -1;
 	}
+	px_user_add(user);
 	char news[96];
 	snprintf(news, sizeof(news), "user %s", user);
 	(void)store_notify(C.db, news); /* the other nodes' fast paths, within a second */
@@ -446,8 +448,10 @@ static int import(char *payload, struct out *o, char *err, size_t errlen)
 		snprintf(err, errlen, "store: %s", store_error(C.db));
 		goto fail;
 	}
-	for (unsigned i = 0; i < n; i++)
+	for (unsigned i = 0; i < n; i++) {
+		px_user_add(list[i].user);
 		(void)push_cred(SFP_OP_CRED_SET, list[i].user, &list[i].h, C.gen);
+	}
 	free(list);
 	(void)store_notify(C.db, "users");
 	oprintf(o, "imported\n%u\n", n);
@@ -581,10 +585,13 @@ static void on_news(void *ctx, const char *what)
 		char realm[64];
 		struct sfp_ha1 h;
 		int k = store_user_get(C.db, what + 5, realm, &h);
-		if (k == 1 && !strcmp(realm, C.realm))
+		if (k == 1 && !strcmp(realm, C.realm)) {
+			px_user_add(what + 5);
 			(void)push_cred(SFP_OP_CRED_SET, what + 5, &h, C.gen);
-		else if (k == 0)
+		} else if (k == 0) {
+			px_user_del(what + 5);
 			(void)push_cred(SFP_OP_CRED_DEL, what + 5, NULL, C.gen);
+		}
 		LOG("news from another node: user %s %s", what + 5, k == 1 ? "set" : k == 0 ? "deleted" : "unreadable");
 	} else if (!strcmp(what, "users") || !strcmp(what, "reconnected")) {
 		LOG("news from another node: %s: every user pushed again", what);
@@ -930,6 +937,7 @@ static int command(char **w, int nw, char *payload, struct out *o, char *err, si
 			return -1;
 		}
 		(void)push_cred(SFP_OP_CRED_DEL, w[2], NULL, C.gen);
+		px_user_del(w[2]);
 		char news[96];
 		snprintf(news, sizeof(news), "user %s", w[2]);
 		(void)store_notify(C.db, news);
@@ -1210,6 +1218,7 @@ int main(int argc, char **argv)
 		.media_timeout_ms = C.cfg.media_timeout_s * 1000,
 		.media_hold_timeout_ms = C.cfg.media_hold_timeout_s * 1000,
 		.session_expires = C.cfg.session_expires, .min_se = C.cfg.min_se,
+		.journal_max = C.cfg.journal_max,
 	};
 	if (!strcasecmp(C.cfg.mode, "b2bua"))
 		pe.b2bua = true;

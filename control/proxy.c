@@ -263,7 +263,7 @@ unsigned px_invite_targets(const struct sfp_sip_meta *mt, const char *p, const s
 		px_e.respond(mt, m, 403, "Relaying Not Allowed", NULL);
 		return 0;
 	}
-	if (store_user_exists(px_e.db, callee) != 1) {
+	if (!px_user_known(callee)) {
 		px_cnt.calls_404++;
 		px_cnt.calls_failed++;
 		px_e.respond(mt, m, 404, "Not Found", NULL);

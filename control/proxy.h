@@ -52,6 +52,7 @@ struct px_env {
 	/* mode = b2bua (b2b.c): two dialogs per call, session timers */
 	bool b2bua;
 	uint32_t session_expires, min_se;  /* RFC 4028, seconds */
+	uint32_t journal_max;             /* REGISTER writes kept while the store is away */
 };
 
 #define PX_COUNTERS(_) \
@@ -87,6 +88,10 @@ struct px_env {
 	_(media_timeouts,    "calls ended by sipfp: no media for media_timeout_s (on hold: media_hold_timeout_s)") \
 	_(own_bye,           "BYEs sipfp sent itself to end a call") \
 	_(media_adopted,     "calls still relayed by the data plane, adopted at start (after a restart)") \
+	_(store_away,        "times the store became unreachable (REGISTER writes journaled meanwhile)") \
+	_(reg_journaled,     "REGISTERs answered 200 while the store was away, their writes journaled") \
+	_(reg_journal_replayed, "journaled REGISTER writes replayed in order when the store came back") \
+	_(reg_journal_full,  "REGISTERs refused 503: the store away and the journal full (journal_max)") \
 	_(b2b_calls,         "b2bua: calls answered, two dialogs each") \
 	_(b2b_restored,      "b2bua: calls restored from the store at start") \
 	_(b2b_relayed,       "b2bua: in-dialog requests sent on to the other leg") \
@@ -132,6 +137,13 @@ void px_end_call(const char *call_id, const char *a_tag, const char *b_tag,
 		 const struct px_leg *a, const struct px_leg *b, uint64_t now_ms);
 
 unsigned px_registrations(void);
+/* the users, as the control process knows them (kept by whoever changes
+ * the store: sipfpctl, the other nodes' news) */
+bool px_user_known(const char *name);
+void px_user_add(const char *name);
+void px_user_del(const char *name);
+/* REGISTER writes waiting for the store to come back */
+unsigned px_journal_len(void);
 unsigned px_dialogs(void);
 typedef void (*px_row_fn)(void *ctx, const char *line);
 void px_reg_list(px_row_fn row, void *ctx, uint64_t now_ms);

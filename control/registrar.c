@@ -111,6 +111,87 @@ void px_reach(const struct store_binding *b, uint32_t *ip, uint16_t *port)
 	}
 }
 
+/* ---- the registrar's writes, and the journal while the store is away ---------- */
+
+enum reg_op_kind { REG_PUT, REG_DEL, REG_DEL_ALL };
+struct reg_op {
+	uint8_t op;            /* enum reg_op_kind */
+	struct store_binding b; /* REG_DEL: aor and contact; REG_DEL_ALL: aor */
+};
+
+static struct reg_op *journal;
+static unsigned j_head, j_len, j_cap;
+static bool store_away;
+
+static void apply_op(const struct reg_op *o)
+{
+	struct binding *b;
+	switch (o->op) {
+	case REG_DEL_ALL:
+		while ((b = px_bind_any(o->b.aor)))
+			px_bind_remove((unsigned)(b - px_binds));
+		break;
+	case REG_DEL:
+		if ((b = px_bind_find(o->b.aor, o->b.contact)))
+			px_bind_remove((unsigned)(b - px_binds));
+		break;
+	case REG_PUT:
+		if ((b = px_bind_find(o->b.aor, o->b.contact)))
+			b->b = o->b;
+		else
+			(void)load_binding(NULL, &o->b);
+		break;
+	}
+}
+
+/* ops in one store transaction; false when the store did not take them
+ * (unreachable), or when the journal is not empty: order is kept */
+static bool store_ops(const struct reg_op *ops, unsigned n)
+{
+	if (j_len || store_begin(px_e.db))
+		goto away;
+	int err = 0;
+	for (unsigned i = 0; i < n; i++)
+		err |= ops[i].op == REG_PUT ? store_binding_put(px_e.db, &ops[i].b)
+					    : store_binding_del(px_e.db, ops[i].b.aor,
+								ops[i].op == REG_DEL ? ops[i].b.contact : NULL);
+	if (!err && !store_commit(px_e.db))
+		return true;
+	store_rollback(px_e.db);
+away:
+	if (!store_away) {
+		store_away = true;
+		px_cnt.store_away++;
+		px_e.log("store unreachable (%s): REGISTER writes go to the journal (room for %u), "
+			 "calls go on with the registrations in memory", store_error(px_e.db), j_cap);
+	}
+	return false;
+}
+
+/* once a second while the store is away: the journal, in order, in one
+ * transaction */
+static void journal_drain(void)
+{
+	if (!j_len || store_begin(px_e.db))
+		return;
+	int err = 0;
+	for (unsigned k = 0; k < j_len && !err; k++) {
+		const struct reg_op *o = &journal[(j_head + k) % j_cap];
+		err |= o->op == REG_PUT ? store_binding_put(px_e.db, &o->b)
+					: store_binding_del(px_e.db, o->b.aor, o->op == REG_DEL ? o->b.contact : NULL);
+	}
+	if (err || store_commit(px_e.db)) {
+		store_rollback(px_e.db);
+		return;
+	}
+	px_cnt.reg_journal_replayed += j_len;
+	px_e.log("store back: %u journaled REGISTER write(s) replayed in order", j_len);
+	j_head = j_len = 0;
+	store_away = false;
+}
+
+unsigned px_journal_len(void) { return j_len; }
+
 struct contact_in {
 	struct sfp_str uri;
 	long expires;  /* -1: not given */
@@ -196,53 +277,52 @@ void px_registrar(const struct sfp_sip_meta *mt, const char *p, const struct sfp
 			return;
 		}
 	}
-	if (store_begin(px_e.db)) {
-		px_e.respond(mt, m, 500, "Store Unavailable", "Retry-After: 5\r\n");
-		return;
-	}
-	int err = 0;
-	if (star) {
-		err |= store_binding_del(px_e.db, aor, NULL);
-		for (struct binding *b; (b = px_bind_any(aor));)
-			px_bind_remove((unsigned)(b - px_binds));
-	}
+	/* the writes this REGISTER makes, decided before anything changes */
+	struct reg_op ops[17];
+	unsigned nops = 0;
+	if (star)
+		ops[nops++] = (struct reg_op){ .op = REG_DEL_ALL, .b = { .expires_ms = 0 } };
+	if (star)
+		snprintf(ops[0].b.aor, sizeof(ops[0].b.aor), "%s", aor);
 	for (unsigned i = 0; i < nc; i++) {
 		long e = cs[i].expires >= 0 ? cs[i].expires : hdr_exp >= 0 ? hdr_exp : (long)px_e.reg_default;
 		if (e > (long)px_e.reg_max)
 			e = px_e.reg_max;
-		char c[256];
-		px_cstr(c, sizeof(c), cs[i].uri);
-		struct binding *b = px_bind_find(aor, c);
+		struct reg_op *o = &ops[nops];
+		memset(o, 0, sizeof(*o));
+		snprintf(o->b.aor, sizeof(o->b.aor), "%s", aor);
+		px_cstr(o->b.contact, sizeof(o->b.contact), cs[i].uri);
 		if (e == 0) {
-			if (b) {
-				err |= store_binding_del(px_e.db, aor, c);
-				px_bind_remove((unsigned)(b - px_binds));
-			}
-			continue;
+			if (!px_bind_find(aor, o->b.contact))
+				continue;
+			o->op = REG_DEL;
+		} else {
+			o->op = REG_PUT;
+			o->b.ip = mt->src_ip;
+			o->b.port = mt->src_port;
+			o->b.expires_ms = now + (uint64_t)e * 1000;
+			snprintf(o->b.call_id, sizeof(o->b.call_id), "%s", callid);
+			o->b.cseq = m->cseq_num;
 		}
-		struct store_binding nb;
-		memset(&nb, 0, sizeof(nb));
-		snprintf(nb.aor, sizeof(nb.aor), "%s", aor);
-		snprintf(nb.contact, sizeof(nb.contact), "%s", c);
-		nb.ip = mt->src_ip;
-		nb.port = mt->src_port;
-		nb.expires_ms = now + (uint64_t)e * 1000;
-		snprintf(nb.call_id, sizeof(nb.call_id), "%s", callid);
-		nb.cseq = m->cseq_num;
-		err |= store_binding_put(px_e.db, &nb);
-		if (b)
-			b->b = nb;
-		else if (load_binding(NULL, &nb))
-			err = -1;
+		nops++;
 	}
-	if (err || store_commit(px_e.db)) {
-		store_rollback(px_e.db);
-		/* memory may be ahead of the store now: reload from it */
-		px_bind_reset();
-		store_binding_each(px_e.db, load_binding, NULL);
-		px_e.respond(mt, m, 500, "Store Error", "Retry-After: 5\r\n");
-		return;
+	/* into the store before the 200; while it is unreachable, into the
+	 * journal, replayed in order when it is back; past the journal's
+	 * bound, 503 (nothing changed, the phone tries again) */
+	if (!store_ops(ops, nops)) {
+		if (j_len + nops > j_cap) {
+			px_cnt.reg_journal_full++;
+			char ra[32];
+			snprintf(ra, sizeof(ra), "Retry-After: %u\r\n", px_e.lcfg->retry_after);
+			px_e.respond(mt, m, 503, "Service Unavailable", ra);
+			return;
+		}
+		for (unsigned i = 0; i < nops; i++)
+			journal[(j_head + j_len++) % j_cap] = ops[i];
+		px_cnt.reg_journaled++;
 	}
+	for (unsigned i = 0; i < nops; i++)
+		apply_op(&ops[i]);
 	/* 10.3 step 8: 200 with every current binding and its remaining time */
 	char extra[4096];
 	struct sfp_wbuf w = { extra, 0, sizeof(extra) - 1, false };
@@ -261,14 +341,83 @@ void px_registrar(const struct sfp_sip_meta *mt, const char *p, const struct sfp
 
 void px_registrar_tick(uint64_t now)
 {
+	journal_drain();
 	for (unsigned i = 0; i < hw_binds; i++) {
 		if (px_binds[i].used && px_binds[i].b.expires_ms <= now) {
 			px_e.log("binding %s -> %s expired", px_binds[i].b.aor, px_binds[i].b.contact);
-			store_binding_del(px_e.db, px_binds[i].b.aor, px_binds[i].b.contact);
+			struct reg_op o = { .op = REG_DEL, .b = px_binds[i].b };
+			if (!store_ops(&o, 1) && j_len < j_cap)
+				journal[(j_head + j_len++) % j_cap] = o;
 			px_cnt.reg_expired++;
 			px_bind_remove(i);
 		}
 	}
+}
+
+/* ---- the users, in memory: a call to an unknown user gets 404 without
+ * asking the store (one query less per INVITE; and with the store away,
+ * calls go on) ---------------------------------------------------------------- */
+
+static char (*users)[SFP_USER_MAX];
+static unsigned n_user_slots, cap_users;
+static uint32_t free_users = HIDX_NONE;
+static uint32_t *user_next_free;
+static struct hidx by_user;
+
+static uint32_t user_slot(const char *name)
+{
+	for (uint32_t i = hidx_first(&by_user, px_hs(name)); i != HIDX_NONE; i = hidx_next(&by_user, i))
+		if (!strcmp(users[i], name))
+			return i;
+	return HIDX_NONE;
+}
+
+bool px_user_known(const char *name)
+{
+	return users && user_slot(name) != HIDX_NONE;
+}
+
+void px_user_add(const char *name)
+{
+	if (!users || strlen(name) >= SFP_USER_MAX || user_slot(name) != HIDX_NONE)
+		return;
+	uint32_t i = free_users;
+	if (i != HIDX_NONE) {
+		free_users = user_next_free[i];
+	} else {
+		if (n_user_slots == cap_users) {
+			unsigned nc = cap_users * 2;
+			void *nu = realloc(users, (size_t)nc * SFP_USER_MAX), *nf;
+			if (!nu)
+				return;
+			users = nu;
+			if (!(nf = realloc(user_next_free, nc * sizeof(*user_next_free))) || hidx_grow(&by_user, nc))
+				return;
+			user_next_free = nf;
+			cap_users = nc;
+		}
+		i = n_user_slots++;
+	}
+	snprintf(users[i], SFP_USER_MAX, "%s", name);
+	hidx_add(&by_user, i, px_hs(name));
+}
+
+void px_user_del(const char *name)
+{
+	uint32_t i = users ? user_slot(name) : HIDX_NONE;
+	if (i == HIDX_NONE)
+		return;
+	hidx_del(&by_user, i, px_hs(name));
+	users[i][0] = '\0';
+	user_next_free[i] = free_users;
+	free_users = i;
+}
+
+static int load_user(void *ctx, const char *user, const char *realm, const struct sfp_ha1 *h)
+{
+	(void)ctx, (void)realm, (void)h;
+	px_user_add(user);
+	return 0;
 }
 
 void px_reg_list(px_row_fn row, void *ctx, uint64_t now)
@@ -287,8 +436,16 @@ void px_reg_list(px_row_fn row, void *ctx, uint64_t now)
 int px_reg_init(void)
 {
 	/* buckets: about one per entry at the sizes sipfp is built for */
-	if (hidx_init(&px_by_aor, 1u << 17, 1024) || hidx_init(&px_by_contact, 1u << 17, 1024))
+	if (hidx_init(&px_by_aor, 1u << 17, 1024) || hidx_init(&px_by_contact, 1u << 17, 1024) ||
+	    hidx_init(&by_user, 1u << 17, 1024))
+		return -1;
+	j_cap = px_e.journal_max ? px_e.journal_max : 1;
+	journal = calloc(j_cap, sizeof(*journal));
+	cap_users = 1024;
+	users = calloc(cap_users, SFP_USER_MAX);
+	user_next_free = calloc(cap_users, sizeof(*user_next_free));
+	if (!journal || !users || !user_next_free)
 		return -1;
 	px_bind_reset();
-	return store_binding_each(px_e.db, load_binding, NULL);
+	return store_binding_each(px_e.db, load_binding, NULL) || store_user_each(px_e.db, load_user, NULL);
 }

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <time.h>
+
 #include <libpq-fe.h>
 
 #include "store_pg.h"
@@ -23,7 +25,38 @@ struct store_pg {
 	PGconn *c;
 	char err[256];
 	bool lost_news;   /* the connection was reset: news may have been missed */
+	uint64_t retry_ms;   /* the server unreachable: no new attempt before this */
+	uint32_t backoff_ms; /* 250 ms, doubling to 5 s */
 };
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* the connection usable, reset if it broke; while the server stays
+ * unreachable, attempts back off (a call in between fails at once, so a
+ * dead database does not hold up SIP) */
+static bool connected(struct store_pg *p)
+{
+	if (PQstatus(p->c) == CONNECTION_OK)
+		return true;
+	uint64_t now = mono_ms();
+	if (now < p->retry_ms)
+		return false;
+	PQreset(p->c);
+	if (PQstatus(p->c) != CONNECTION_OK) {
+		p->backoff_ms = p->backoff_ms ? (p->backoff_ms * 2 > 5000 ? 5000 : p->backoff_ms * 2) : 250;
+		p->retry_ms = mono_ms() + p->backoff_ms;
+		return false;
+	}
+	p->backoff_ms = 0;
+	PQclear(PQexec(p->c, "LISTEN sipfp"));
+	p->lost_news = true;
+	return true;
+}
 
 /* migration k takes the schema from version k to k + 1 */
 static const char *const migrations[] = {
@@ -60,13 +93,8 @@ static PGresult *run(struct store_pg *p, const char *sql, int n, const char *con
 		     const int *fmts, int result_fmt, ExecStatusType want)
 {
 	for (int attempt = 0; attempt < 2; attempt++) {
-		if (PQstatus(p->c) != CONNECTION_OK) {
-			PQreset(p->c);
-			if (PQstatus(p->c) != CONNECTION_OK)
-				break;
-			PQclear(PQexec(p->c, "LISTEN sipfp"));
-			p->lost_news = true;
-		}
+		if (!connected(p))
+			break;
 		PGresult *r = PQexecParams(p->c, sql, n, NULL, v, lens, fmts, result_fmt);
 		if (r && PQresultStatus(r) == want)
 			return r;
@@ -96,7 +124,15 @@ struct store_pg *store_pg_open(const char *conninfo, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	p->c = PQconnectdb(conninfo);
+	/* a server that does not answer must not hold the control process
+	 * for minutes: 2 s unless the operator says otherwise (keyword/value
+	 * form; a URI is taken as written) */
+	char ci[1024];
+	if (!strstr(conninfo, "connect_timeout") && strncmp(conninfo, "postgres", 8))
+		snprintf(ci, sizeof(ci), "%s connect_timeout=2", conninfo);
+	else
+		snprintf(ci, sizeof(ci), "%s", conninfo);
+	p->c = PQconnectdb(ci);
 	if (PQstatus(p->c) != CONNECTION_OK) {
 		snprintf(err, errlen, "PostgreSQL (%s): %s", conninfo, PQerrorMessage(p->c));
 		goto fail;
@@ -274,15 +310,10 @@ int store_pg_news_fd(struct store_pg *p)
 
 int store_pg_news(struct store_pg *p, store_news_cb cb, void *ctx)
 {
-	if (PQstatus(p->c) != CONNECTION_OK) {
-		/* news sent while we were cut off is lost: say so, the
-		 * caller reloads everything */
-		PQreset(p->c);
-		if (PQstatus(p->c) != CONNECTION_OK)
-			return -1;
-		PQclear(PQexec(p->c, "LISTEN sipfp"));
-		p->lost_news = true;
-	}
+	/* news sent while we were cut off is lost: say so (lost_news), the
+	 * caller reloads everything */
+	if (!connected(p))
+		return -1;
 	if (p->lost_news) {
 		p->lost_news = false;
 		cb(ctx, "reconnected");

@@ -80,7 +80,8 @@
 	_(ctl_socket,        STR,  "/run/sipfp/sipfpctl.sock", "Unix socket of sipfp-control for sipfpctl") \
 	_(db_path,           STR,  "/var/lib/sipfp/sipfp.db",  "SQLite store of sipfp-control (store = sqlite)") \
 	_(store,             STR,  "sqlite",     "sqlite (one node, db_path) or postgresql (shared by several nodes, pg_conninfo)") \
-	_(pg_conninfo,       STR,  "",           "libpq connection string of the PostgreSQL store, e.g. host=db1 dbname=sipfp user=sipfp")
+	_(pg_conninfo,       STR,  "",           "libpq connection string of the PostgreSQL store, e.g. host=db1 dbname=sipfp user=sipfp") \
+	_(journal_max,       U32,  "10000",      "REGISTER writes kept in memory while the store is unreachable, replayed in order when it is back; past it REGISTER gets 503")
 
 #define SFP_CFG_T_STR  char
 #define SFP_CFG_T_U32  uint32_t

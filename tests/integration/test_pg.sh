@@ -64,6 +64,40 @@ check "a call through: INVITE -> 407 -> ... -> 200 -> ACK -> BYE -> 200" \
 	sipp_cmd 5071 uac_call 10.77.0.2:5060 -s 1000 -key user 1002 -au 1002 -ap 1002pw -d 300
 callee_done "the callee answered and got the BYE"
 
+# ---- PostgreSQL stopped for 20 s under registration load ---------------------------
+# the users first (u100..u399, password pwN), then the database goes away:
+# REGISTERs are answered from memory and journaled, calls go on, and when
+# it is back the journal drains in order: no registration answered 200 lost
+python3 - >"$run/u.htdigest" <<'PY'
+import hashlib
+for i in range(100, 400):
+    print(f"u{i}:sipfp:{hashlib.md5(f'u{i}:sipfp:pw{i}'.encode()).hexdigest()}")
+PY
+check "300 users imported" sh -c "'$ctl' user import '$run/u.htdigest' | grep -q 300"
+# one load generator for 300 phones: the per-source limits off meanwhile
+check "per-source limits off for the load" sh -c "'$ctl' limit set ood_rate 0 && '$ctl' limit set src_rate 0"
+runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdir/data" -m fast stop >/dev/null 2>&1
+t_down=$(date +%s)
+ok "PostgreSQL stopped"
+python3 "$top/bench/regload.py" --users 300 --first 100 --secs 15 >"$run/regload.txt" 2>&1
+check "300 REGISTERs with digest while the database is away: all answered 200 ($(cat "$run/regload.txt"))" \
+	grep -q "done=300 failed=0" "$run/regload.txt"
+check "... their writes journaled (reg_journaled $(stat reg_journaled)), the outage logged" \
+	sh -c "[ $(stat reg_journaled) = 300 ] && grep -q 'store unreachable' '$run/launch.log'"
+callee uas_answer
+check "a call during the outage: known users and registrations in memory" \
+	sipp_cmd 5071 uac_call 10.77.0.2:5060 -s 1000 -key user 1002 -au 1002 -ap 1002pw -d 300
+callee_done "the callee answered"
+sleep $(( 20 - ($(date +%s) - t_down) > 0 ? 20 - ($(date +%s) - t_down) : 0 ))
+runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdir/data" -l "$pgdir/server.log" -w \
+	-o "-k $pgdir -p $pgport -c listen_addresses=''" start >/dev/null 2>&1
+ok "PostgreSQL started again after $(( $(date +%s) - t_down )) s"
+drained() { grep -q "store back: 300 journaled REGISTER write(s) replayed" "$run/launch.log"; }
+check "the journal drained in order when it came back" eventually_long drained
+check "every registration answered 200 is in the database (300 of u100..u399)" \
+	test "$(sql "SELECT count(*) FROM bindings WHERE aor LIKE 'u%'")" = 300
+check "per-source limits back to the configuration" "$ctl" limit reset
+
 # a call up while the control process is SIGKILLed: restored from PostgreSQL
 callee uas_answer
 sipp_cmd 5071 uac_call 10.77.0.2:5060 -s 1000 -key user 1002 -au 1002 -ap 1002pw -d 4000 >"$run/caller_k.out" 2>&1 &
