@@ -93,7 +93,9 @@ cpu_run() {
 	b1=$(busy1)
 	echo "$out" | awk -v b="$((b1 - b0))" -v hz="$(getconf CLK_TCK)" -v s="$secs" '{
 		for (i = 1; i <= NF; i++) if ($i ~ /^rx_pps=/) { split($i, kv, "="); r = kv[2] }
-		printf "%s %.2f\n", r, r > 0 ? 1e6 * b / hz / (r * s) : 0 }'
+		us = 0
+		if (r > 0) us = 1e6 * b / hz / (r * s)
+		printf "%s %.2f\n", r, us }'
 }
 start_dp() { # sipfp's data plane on bg0, its flows installed; extra --set options
 	"$dp" --lcores 0@0,1@1 --no-pci --file-prefix "$prefix" --vdev net_af_packet0,iface=bg0 -- \
@@ -132,8 +134,8 @@ pids+=("$re_pid")
 sleep 1
 python3 "$here/ng.py" 127.0.0.1:22230 "$streams" 10.88.0.1 4000 10.88.0.1 5000 "$work/ports"
 r_lat=$(run_gen "$lat_rate")
+r_cpu=$(cpu_run "$cpu_rate") # before the flood, which rtpengine may not recover from at once
 r_max=$(run_gen 0)
-r_cpu=$(cpu_run "$cpu_rate")
 kill "$re_pid"; wait "$re_pid" 2>/dev/null || true
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else print "-" }'; }
