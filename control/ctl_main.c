@@ -80,6 +80,8 @@ static struct {
 	struct sfp_logic_cfg lcfg;     /* for reply building: tags, realm */
 	volatile bool quit;
 	char *rxbuf;
+	char node_id[48];              /* ADDR:PORT */
+	uint64_t started_ms;
 } C;
 
 static void on_signal(int sig)
@@ -887,6 +889,26 @@ static int cmd_limit(char **w, int nw, struct out *o, char *err, size_t errlen)
 	return -1;
 }
 
+/* a node is alive while its heartbeat (every second) is under 3 s old */
+#define NODE_GONE_MS 3000
+struct node_list {
+	struct out *o;
+	uint64_t now;
+	unsigned rows;
+};
+
+static int node_row(void *ctx, const char *id, uint64_t started_ms, uint64_t seen_ms, uint64_t regs)
+{
+	struct node_list *nl = ctx;
+	uint64_t age = nl->now > seen_ms ? nl->now - seen_ms : 0;
+	oprintf(nl->o, "%s\t%s\t%lu\t%lu\t%lu\n", id,
+		age < NODE_GONE_MS ? "alive" : "gone (its registrations unreachable)",
+		(unsigned long)(age / 1000),
+		(unsigned long)(seen_ms > started_ms ? (seen_ms - started_ms) / 1000 : 0), (unsigned long)regs);
+	nl->rows++;
+	return 0;
+}
+
 static void out_row(void *ctx, const char *line)
 {
 	oprintf(ctx, "%s\n", line);
@@ -974,6 +996,18 @@ static int command(char **w, int nw, char *payload, struct out *o, char *err, si
 		px_reg_list(out_row, o, now_ms());
 		return 0;
 	}
+	if (nw == 2 && !strcmp(w[0], "node") && !strcmp(w[1], "list")) {
+		oprintf(o, "node\tstate\tlast_seen_s\tup_s\tregistrations\n");
+		struct node_list nl = { o, now_ms(), 0 };
+		if (store_node_each(C.db, nl.now, node_row, &nl) < 0) {
+			snprintf(err, errlen, "store: %s", store_error(C.db));
+			return -1;
+		}
+		if (!nl.rows) /* one node (SQLite): this one */
+			oprintf(o, "%s\talive\t0\t%lu\t%u\n", C.node_id,
+				(unsigned long)((nl.now - C.started_ms) / 1000), px_registrations());
+		return 0;
+	}
 	if (nw == 2 && !strcmp(w[0], "media") && !strcmp(w[1], "list")) {
 		oprintf(o, "call_id\tstream\tcaller_port\tcaller\tcallee_port\tcallee\t"
 			   "pkts_from_caller\tpkts_from_callee\tjitter_caller_ms\tjitter_callee_ms\tidle_s\tmedia_addr\n");
@@ -992,7 +1026,7 @@ static int command(char **w, int nw, char *payload, struct out *o, char *err, si
 	if (nw >= 1 && !strcmp(w[0], "limit"))
 		return cmd_limit(w, nw, o, err, errlen);
 	snprintf(err, errlen, "unknown command (try: user add|del|list|import, stats, config show, "
-			      "reg list, dialog list, media list, ban list|add|del, allow list|add|del, "
+			      "reg list, dialog list, media list, node list, ban list|add|del, allow list|add|del, "
 			      "limit show|set|reset)");
 	return -1;
 }
@@ -1220,6 +1254,9 @@ int main(int argc, char **argv)
 		.session_expires = C.cfg.session_expires, .min_se = C.cfg.min_se,
 		.journal_max = C.cfg.journal_max,
 	};
+	snprintf(C.node_id, sizeof(C.node_id), "%.31s:%u", C.cfg.addr, C.cfg.sip_port);
+	snprintf(pe.node_id, sizeof(pe.node_id), "%s", C.node_id);
+	C.started_ms = now_ms();
 	if (!strcasecmp(C.cfg.mode, "b2bua"))
 		pe.b2bua = true;
 	else if (strcasecmp(C.cfg.mode, "proxy"))
@@ -1275,7 +1312,7 @@ int main(int argc, char **argv)
 	LOG("ready: data plane pid %u, realm \"%s\", store %s, socket %s", C.st->dp_pid, C.realm,
 	    C.cfg.db_path, C.cfg.ctl_socket);
 
-	uint64_t last_hb = 0, last_bans = 0, last_news = 0;
+	uint64_t last_hb = 0, last_bans = 0, last_news = 0, last_beat = 0;
 	int rc = 0;
 	while (!C.quit) {
 		uint64_t now = now_ms();
@@ -1307,6 +1344,11 @@ int main(int argc, char **argv)
 		if (pfd[1].fd >= 0 && (pfd[1].revents || now - last_news >= 1000)) {
 			(void)store_news(C.db, on_news, NULL);
 			last_news = now;
+		}
+		/* the heartbeat the other nodes see (node list) */
+		if (now - last_beat >= 1000) {
+			(void)store_node_beat(C.db, C.node_id, C.started_ms, now);
+			last_beat = now;
 		}
 	}
 	/* Leaving on SIGTERM/SIGINT is, most of the time, a restart (an

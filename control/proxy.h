@@ -53,6 +53,7 @@ struct px_env {
 	bool b2bua;
 	uint32_t session_expires, min_se;  /* RFC 4028, seconds */
 	uint32_t journal_max;             /* REGISTER writes kept while the store is away */
+	char node_id[48];                 /* ADDR:PORT: this node, in the bindings it registers */
 };
 
 #define PX_COUNTERS(_) \

@@ -303,6 +303,7 @@ void px_registrar(const struct sfp_sip_meta *mt, const char *p, const struct sfp
 			o->b.expires_ms = now + (uint64_t)e * 1000;
 			snprintf(o->b.call_id, sizeof(o->b.call_id), "%s", callid);
 			o->b.cseq = m->cseq_num;
+			snprintf(o->b.node, sizeof(o->b.node), "%s", px_e.node_id);
 		}
 		nops++;
 	}

@@ -478,6 +478,16 @@ int store_user_get(struct store *s, const char *user, char *realm, struct sfp_ha
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
+int store_node_beat(struct store *s, const char *id, uint64_t started_ms, uint64_t now_ms)
+{
+	return s->pg ? store_pg_node_beat(s->pg, id, started_ms, now_ms) : 0;
+}
+
+int store_node_each(struct store *s, uint64_t now_ms, store_node_cb cb, void *ctx)
+{
+	return s->pg ? store_pg_node_each(s->pg, now_ms, cb, ctx) : 0;
+}
+
 int store_notify(struct store *s, const char *what)
 {
 	return s->pg ? store_pg_notify(s->pg, what) : 0;

@@ -46,6 +46,14 @@ int store_user_exists(struct store *s, const char *user);
 /* one user's realm (64 bytes) and HA1s: 1 found, 0 not, -1 error */
 int store_user_get(struct store *s, const char *user, char *realm, struct sfp_ha1 *h);
 
+/* the nodes on one PostgreSQL store: each writes its heartbeat (its id
+ * is ADDR:PORT, where phones and the other nodes reach it); SQLite: none */
+int store_node_beat(struct store *s, const char *id, uint64_t started_ms, uint64_t now_ms);
+typedef int (*store_node_cb)(void *ctx, const char *id, uint64_t started_ms, uint64_t seen_ms,
+			     uint64_t registrations);
+/* registrations: bindings of that node not expired at now_ms */
+int store_node_each(struct store *s, uint64_t now_ms, store_node_cb cb, void *ctx);
+
 /* several nodes on one PostgreSQL store tell each other what changed
  * (LISTEN/NOTIFY): "user NAME", "users", "admit".  SQLite: one node,
  * nothing to tell.  store_news_fd: a socket to poll for the others'
@@ -63,6 +71,7 @@ struct store_binding {
 	uint64_t expires_ms; /* wall clock */
 	char call_id[128];
 	uint32_t cseq;
+	char node[48];       /* the node it registered through (PostgreSQL; "" with SQLite: this one) */
 };
 int store_binding_put(struct store *s, const struct store_binding *b);
 /* contact NULL: every binding of aor */

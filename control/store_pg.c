@@ -74,6 +74,9 @@ static const char *const migrations[] = {
 	"CREATE TABLE b2b_calls (key TEXT PRIMARY KEY, rec BYTEA NOT NULL);"
 	"CREATE TABLE autobans (source TEXT PRIMARY KEY, why INTEGER NOT NULL, fails BIGINT NOT NULL,"
 	"  until_ms BIGINT NOT NULL);",
+	/* 2: the node a binding registered through; the nodes' heartbeats */
+	"ALTER TABLE bindings ADD COLUMN node TEXT NOT NULL DEFAULT '';"
+	"CREATE TABLE nodes (id TEXT PRIMARY KEY, started_ms BIGINT NOT NULL, seen_ms BIGINT NOT NULL);",
 };
 #define SCHEMA_VERSION (sizeof(migrations) / sizeof(migrations[0]))
 
@@ -293,6 +296,36 @@ int store_pg_user_get(struct store_pg *p, const char *user, char *realm, struct 
 	return k;
 }
 
+/* ---- the nodes ------------------------------------------------------------- */
+
+int store_pg_node_beat(struct store_pg *p, const char *id, uint64_t started_ms, uint64_t now_ms)
+{
+	char st[24], now[24];
+	snprintf(st, sizeof(st), "%" PRIu64, started_ms);
+	snprintf(now, sizeof(now), "%" PRIu64, now_ms);
+	const char *v[] = { id, st, now };
+	return cmd(p, "INSERT INTO nodes VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET started_ms = $2, "
+		      "seen_ms = $3", 3, v) < 0 ? -1 : 0;
+}
+
+int store_pg_node_each(struct store_pg *p, uint64_t now_ms, store_node_cb cb, void *ctx)
+{
+	char now[24];
+	snprintf(now, sizeof(now), "%" PRIu64, now_ms);
+	const char *v[] = { now };
+	PGresult *r = run(p, "SELECT n.id, n.started_ms, n.seen_ms, (SELECT count(*) FROM bindings b "
+			     "WHERE b.node = n.id AND b.expires_ms > $1) FROM nodes n ORDER BY n.id", 1, v, NULL,
+			  NULL, 0, PGRES_TUPLES_OK);
+	if (!r)
+		return -1;
+	int k = 0;
+	for (int i = 0; i < PQntuples(r) && !k; i++)
+		k = cb(ctx, PQgetvalue(r, i, 0), strtoull(PQgetvalue(r, i, 1), NULL, 10),
+		       strtoull(PQgetvalue(r, i, 2), NULL, 10), strtoull(PQgetvalue(r, i, 3), NULL, 10));
+	PQclear(r);
+	return k;
+}
+
 /* ---- news between nodes (LISTEN/NOTIFY on channel sipfp) ------------------------ */
 
 int store_pg_notify(struct store_pg *p, const char *what)
@@ -380,9 +413,11 @@ int store_pg_binding_put(struct store_pg *p, const struct store_binding *b)
 	snprintf(port, sizeof(port), "%u", b->port);
 	snprintf(exp, sizeof(exp), "%" PRIu64, b->expires_ms);
 	snprintf(cseq, sizeof(cseq), "%u", b->cseq);
-	const char *v[] = { b->aor, b->contact, ip, port, exp, b->call_id, cseq };
-	return cmd(p, "INSERT INTO bindings VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (aor, contact) "
-		      "DO UPDATE SET ip = $3, port = $4, expires_ms = $5, call_id = $6, cseq = $7", 7, v) < 0 ? -1 : 0;
+	const char *v[] = { b->aor, b->contact, ip, port, exp, b->call_id, cseq, b->node };
+	return cmd(p, "INSERT INTO bindings (aor, contact, ip, port, expires_ms, call_id, cseq, node) "
+		      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (aor, contact) "
+		      "DO UPDATE SET ip = $3, port = $4, expires_ms = $5, call_id = $6, cseq = $7, node = $8",
+		   8, v) < 0 ? -1 : 0;
 }
 
 int store_pg_binding_del(struct store_pg *p, const char *aor, const char *contact)
@@ -394,7 +429,7 @@ int store_pg_binding_del(struct store_pg *p, const char *aor, const char *contac
 
 int store_pg_binding_each(struct store_pg *p, store_binding_cb cb, void *ctx)
 {
-	PGresult *r = run(p, "SELECT aor, contact, ip, port, expires_ms, call_id, cseq FROM bindings "
+	PGresult *r = run(p, "SELECT aor, contact, ip, port, expires_ms, call_id, cseq, node FROM bindings "
 			     "ORDER BY aor, contact", 0, NULL, NULL, NULL, 0, PGRES_TUPLES_OK);
 	if (!r)
 		return -1;
@@ -407,6 +442,7 @@ int store_pg_binding_each(struct store_pg *p, store_binding_cb cb, void *ctx)
 		b.expires_ms = strtoull(PQgetvalue(r, i, 4), NULL, 10);
 		snprintf(b.call_id, sizeof(b.call_id), "%s", PQgetvalue(r, i, 5));
 		b.cseq = (uint32_t)strtoul(PQgetvalue(r, i, 6), NULL, 10);
+		snprintf(b.node, sizeof(b.node), "%s", PQgetvalue(r, i, 7));
 		if (cb(ctx, &b))
 			break;
 	}

@@ -54,7 +54,7 @@ start_sipfp sipfppg "$iface" --set store=postgresql --set "pg_conninfo=$conninfo
 	--set t1_ms=100 || { ko "sipfp started"; cat "$run/launch.log"; finish; exit 1; }
 ok "sipfp started on the PostgreSQL store"
 check "the control process says so" grep -q "store: PostgreSQL" "$run/launch.log"
-check "sipfp made the schema itself: version 1" test "$(sql 'SELECT version FROM sipfp_schema')" = 1
+check "sipfp made the schema itself: version 2" test "$(sql 'SELECT version FROM sipfp_schema')" = 2
 for u in 1000 1002; do echo "${u}pw" | "$ctl" user add $u >/dev/null; done
 check "users are rows in PostgreSQL" test "$(sql 'SELECT count(*) FROM users')" = 2
 check "callee 1000 registers" register 1000 1000pw 5072 300
@@ -120,8 +120,8 @@ launcher_pid=""
 rm -f "$run/ctl.sock"
 start_sipfp sipfppg "$iface" --set store=postgresql --set "pg_conninfo=$conninfo" --set mode=b2bua \
 	--set t1_ms=100 || { ko "sipfp started again"; cat "$run/launch.log"; finish; exit 1; }
-check "started again: the schema not migrated twice (version 1, one row)" \
-	test "$(sql 'SELECT count(*), max(version) FROM sipfp_schema')" = "1|1"
+check "started again: the schema not migrated twice (version 2, one row)" \
+	test "$(sql 'SELECT count(*), max(version) FROM sipfp_schema')" = "1|2"
 check "the registration found again" sh -c "'$ctl' reg list | grep -q '^1000 '"
 callee uas_answer
 check "and the users: a call authenticates and goes through" \
@@ -138,6 +138,11 @@ n2up() { [ -S "$run/n2/ctl.sock" ] && [ "$(n2 stats 2>/dev/null | awk '$1 == "co
 for _ in $(seq 150); do n2up && break; sleep 0.2; done
 check "node 2 started on the same database (10.79.0.2, its own TAP)" n2up
 check "node 2 sees node 1's users" sh -c "SIPFP_SOCKET='$run/n2/ctl.sock' '$ctl' user list | grep -c '^100[02]' | grep -qx 2"
+sleep 1.2 # a heartbeat each
+"$ctl" node list >"$run/nodes.txt"
+sed 's/^/# /' "$run/nodes.txt"
+check "node list: both nodes alive, node 1 holding its 301 registrations" \
+	sh -c "grep -Eq '^10.77.0.2:5060 +alive .* 301 *\$' '$run/nodes.txt' && grep -Eq '^10.79.0.2:5060 +alive .* 0 *\$' '$run/nodes.txt'"
 # node 2's SIPp: 10.79.0.1 to 10.79.0.2
 n2_auth() { # USER PASSWORD: INVITE (to 1003, not registered) -> 407 -> INVITE with credentials -> 100, 480 on node 2
 	(cd "$run" && timeout 20 sipp -sf "$top/tests/sipp/uac_auth.xml" 10.79.0.2:5060 -i 10.79.0.1 -p 5081 -m 1 \
@@ -175,6 +180,8 @@ check "node 2 banned it too within a second ($(( ($(date +%s%N) - t0) / 1000000 
 	sh -c "SIPFP_SOCKET='$run/n2/ctl.sock' '$ctl' ban list | grep -q '^10.77.0.1.*failed-auth'"
 stop_launcher "$node2"
 node2=""
+node2_gone() { "$ctl" node list | grep -q '^10.79.0.2:5060 *gone'; }
+check "node 2 stopped: node list says it is gone within 4 s" eventually_long node2_gone
 
 stop_launcher "$launcher_pid"
 launcher_pid=""
