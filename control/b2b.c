@@ -42,7 +42,7 @@
 #include "media.h"
 #include "px.h"
 
-#define B2B_VERSION 1
+#define B2B_VERSION 2
 #define T2_RETX_MS  4000u
 
 enum b2b_state { B2B_FREE = 0, B2B_CALLING, B2B_ANSWERED, B2B_UP };
@@ -59,6 +59,8 @@ struct b2b_leg {
 	uint32_t local_cseq, remote_cseq;
 	uint32_t se;          /* session interval, s; 0: no session timer on this leg */
 	uint8_t we_refresh;   /* sipfp is the refresher (RFC 4028 refresher param) */
+	char route[256];      /* its route set as a Route value (12.1.2: the 2xx's
+			       * Record-Route reversed), "" for none */
 };
 
 /* what is persisted: the dialog state of both legs */
@@ -327,6 +329,31 @@ static void leg_request(struct sfp_wbuf *w, const struct b2b_leg *l, const char 
 	px_putf(w, "Via: SIP/2.0/UDP %s:%u;branch=%s\r\n", px_e.lcfg->addr, px_e.lcfg->sip_port, branch);
 	px_putf(w, "Max-Forwards: %d\r\nFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %u %s\r\n", max_fwd,
 		l->local, l->remote, l->call_id, cseq, method);
+	if (l->route[0])
+		px_putf(w, "Route: %s\r\n", l->route);
+}
+
+/* 12.1.2: the UAC's route set is the 2xx's Record-Route, reversed */
+static void route_set(struct b2b_leg *l, const char *p, const struct sfp_sip *m)
+{
+	struct sfp_str v[8];
+	unsigned n = 0;
+	size_t off = px_first_line_end(p, m->msg_len);
+	struct px_rawh h;
+	while (px_hdr_next(p, m->msg_len, &off, &h)) {
+		if (!px_name_is(h.name, "record-route", 0))
+			continue;
+		struct sfp_str rest = h.value;
+		while (rest.n && n < 8)
+			v[n++] = px_first_value(rest, &rest);
+	}
+	struct sfp_wbuf w = { l->route, 0, sizeof(l->route) - 1, false };
+	while (n--) {
+		sfp_putstr(&w, v[n]);
+		if (n)
+			sfp_puts(&w, ", ");
+	}
+	l->route[w.full ? 0 : w.n] = '\0'; /* too long: none, rather than a wrong one */
 }
 
 /* a response of ours to request o (as received, with meta omt): its Via
@@ -938,6 +965,7 @@ static void invite_response(struct b2b_call *c, struct itx *t, const struct sfp_
 			px_cstr(b->target, sizeof(b->target), f.ruri); /* the contact that answered */
 		b->ip = mt->src_ip;
 		b->port = mt->src_port;
+		route_set(b, p, m); /* another node on the way (the callee registered through it) */
 		/* RFC 4028 7.2: no Session-Expires in the 2xx, no timer on B */
 		struct se_hdr bse = session_expires(p, m);
 		if (bse.se > 0) {

@@ -272,6 +272,19 @@ unsigned px_invite_targets(const struct sfp_sip_meta *mt, const char *p, const s
 	}
 	unsigned nb = branches(callee, mt->rx_ms, bs);
 	if (!nb) {
+		/* registered through another node: reached through it, which
+		 * holds the phone's NAT binding (several nodes, PostgreSQL) */
+		static struct binding remote[MAX_FORK];
+		char gone[48];
+		uint64_t age;
+		nb = px_remote_targets(callee, mt->rx_ms, remote, gone, &age);
+		for (unsigned k = 0; k < nb; k++)
+			bs[k] = &remote[k];
+		if (!nb && gone[0])
+			px_e.log("INVITE %s -> %s: registered through node %s, gone (last heard %lu s ago): 480 "
+				 "until the phone registers again", mt->user, callee, gone, (unsigned long)(age / 1000));
+	}
+	if (!nb) {
 		px_cnt.calls_480++;
 		px_cnt.calls_failed++;
 		px_e.respond(mt, m, 480, "Temporarily Unavailable", NULL);
@@ -359,6 +372,46 @@ static void new_invite(const struct sfp_sip_meta *mt, const char *p, const struc
 		px_e.log("INVITE %s -> %s: transaction table full (max_transactions %u), 503", mt->user,
 		      callee, px_max_itx);
 	}
+}
+
+/* an INVITE another node sends on for a phone registered here (its
+ * Request-URI the phone's contact): proxied to where the phone
+ * registered from, its NAT binding (record-routed; the body as it came:
+ * the sending node anchors the media) */
+static void peer_invite(const struct sfp_sip_meta *mt, const char *p, const struct sfp_sip *m)
+{
+	struct itx *t = px_itx_by_in_branch(m->top_via.branch, m->call_id, false);
+	if (t) {
+		px_cnt.req_absorbed++;
+		struct itx *best = px_group_best(t);
+		if (best)
+			px_send_final(best);
+		return;
+	}
+	char c[256], ipb[16];
+	px_cstr(c, sizeof(c), m->ruri);
+	struct binding *b = px_bind_by_contact(c);
+	if (!b || b->b.expires_ms <= mt->rx_ms) {
+		px_cnt.calls_480++;
+		px_e.respond(mt, m, 480, "Temporarily Unavailable", NULL);
+		px_e.log("INVITE from node %s for %s: no such registration here, 480", px_ipstr(mt->src_ip, ipb), c);
+		return;
+	}
+	char br0[48], br[64];
+	px_make_branch(m->call_id, m->top_via.branch, "inv", br0);
+	snprintf(br, sizeof(br), "%s.0", br0);
+	size_t n = fwd_request(px_obuf, sizeof(px_obuf), mt, p, m, m->ruri, br, true, false, false, m->body);
+	uint32_t ip;
+	uint16_t port;
+	px_reach(&b->b, &ip, &port);
+	if (!n || !(t = px_itx_start(mt, p, m, br, px_obuf, n, ip, port, false))) {
+		px_e.respond(mt, m, 503, "Service Unavailable", "Retry-After: 5\r\n");
+		return;
+	}
+	snprintf(t->caller, sizeof(t->caller), "node %s", px_ipstr(mt->src_ip, ipb));
+	snprintf(t->callee, sizeof(t->callee), "%s", b->b.aor);
+	px_e.send(ip, port, t->fwd, t->fwd_len);
+	px_e.log("INVITE from node %s -> %s at %s:%u", ipb, b->b.aor, px_ipstr(ip, (char[16]){ 0 }), port);
 }
 
 static void cancel(const struct sfp_sip_meta *mt, const struct sfp_sip *m)
@@ -558,6 +611,10 @@ static void in_dialog(const struct sfp_sip_meta *mt, const char *p, const struct
 
 static void request(const struct sfp_sip_meta *mt, const char *p, const struct sfp_sip *m)
 {
+	if ((mt->flags & SFP_RXF_PEER) && m->method == SFP_M_INVITE && !m->to_tag.p) {
+		peer_invite(mt, p, m);
+		return;
+	}
 	if (px_e.b2bua && b2b_request(mt, p, m))
 		return;
 	bool auth = mt->flags & SFP_RXF_AUTH_OK;

@@ -89,6 +89,9 @@ void px_bind_reset(void);
 void px_reach(const struct store_binding *b, uint32_t *ip, uint16_t *port);
 void px_registrar(const struct sfp_sip_meta *mt, const char *p, const struct sfp_sip *m);
 void px_registrar_tick(uint64_t now);
+/* the live bindings of aor held by other nodes (PostgreSQL), each with the
+ * node's address as where to send; a node found gone is named in gone */
+unsigned px_remote_targets(const char *aor, uint64_t now, struct binding *out, char gone[48], uint64_t *gone_age);
 
 /* ---- dialogs.c --------------------------------------------------------------- */
 

@@ -414,6 +414,65 @@ void px_user_del(const char *name)
 	free_users = i;
 }
 
+/* at start, this node's bindings (another node's phone is reached
+ * through that node: px_remote_targets) */
+static int load_own(void *ctx, const struct store_binding *b)
+{
+	if (b->node[0] && strcmp(b->node, px_e.node_id))
+		return 0;
+	return load_binding(ctx, b);
+}
+
+/* ---- registrations held by the other nodes (PostgreSQL) ------------------------- */
+
+struct remote_ctx {
+	struct binding *out;
+	unsigned n;
+	uint64_t now;
+	char gone[48];          /* a node found gone, for the log */
+	uint64_t gone_age_ms;
+};
+
+/* a node is gone after 3 s without a heartbeat (ctl_main.c writes one a second) */
+#define PX_NODE_GONE_MS 3000
+
+static int remote_cb(void *ctx, const struct store_binding *b)
+{
+	struct remote_ctx *rc = ctx;
+	if (rc->n == MAX_FORK || b->expires_ms <= rc->now || !b->node[0] || !strcmp(b->node, px_e.node_id))
+		return 0;
+	uint64_t seen = store_node_seen(px_e.db, b->node);
+	if (!seen || rc->now > seen + PX_NODE_GONE_MS) {
+		snprintf(rc->gone, sizeof(rc->gone), "%s", b->node);
+		rc->gone_age_ms = seen && rc->now > seen ? rc->now - seen : 0;
+		return 0;
+	}
+	/* reached through its node: the Request-URI is the phone's contact,
+	 * the next hop the node's SIP address */
+	struct binding *o = &rc->out[rc->n];
+	memset(o, 0, sizeof(*o));
+	o->b = *b;
+	const char *colon = strrchr(b->node, ':');
+	char ipb[16];
+	snprintf(ipb, sizeof(ipb), "%.*s", colon ? (int)(colon - b->node) : 0, b->node);
+	if (!colon || !px_ip4((struct sfp_str){ ipb, strlen(ipb) }, &o->b.ip))
+		return 0;
+	o->b.port = (uint16_t)atoi(colon + 1);
+	o->used = true;
+	rc->n++;
+	return 0;
+}
+
+unsigned px_remote_targets(const char *aor, uint64_t now, struct binding *out, char gone[48], uint64_t *gone_age)
+{
+	struct remote_ctx rc = { out, 0, now, "", 0 };
+	if (store_binding_aor_each(px_e.db, aor, remote_cb, &rc) < 0)
+		return 0;
+	snprintf(gone, 48, "%s", rc.gone);
+	*gone_age = rc.gone_age_ms;
+	return rc.n;
+}
+
 static int load_user(void *ctx, const char *user, const char *realm, const struct sfp_ha1 *h)
 {
 	(void)ctx, (void)realm, (void)h;
@@ -448,5 +507,5 @@ int px_reg_init(void)
 	if (!journal || !users || !user_next_free)
 		return -1;
 	px_bind_reset();
-	return store_binding_each(px_e.db, load_binding, NULL) || store_user_each(px_e.db, load_user, NULL);
+	return store_binding_each(px_e.db, load_own, NULL) || store_user_each(px_e.db, load_user, NULL);
 }

@@ -483,6 +483,17 @@ int store_node_beat(struct store *s, const char *id, uint64_t started_ms, uint64
 	return s->pg ? store_pg_node_beat(s->pg, id, started_ms, now_ms) : 0;
 }
 
+uint64_t store_node_seen(struct store *s, const char *id)
+{
+	return s->pg ? store_pg_node_seen(s->pg, id) : 0;
+}
+
+int store_binding_aor_each(struct store *s, const char *aor, store_binding_cb cb, void *ctx)
+{
+	/* SQLite: one node, its bindings are all in memory already */
+	return s->pg ? store_pg_binding_aor_each(s->pg, aor, cb, ctx) : 0;
+}
+
 int store_node_each(struct store *s, uint64_t now_ms, store_node_cb cb, void *ctx)
 {
 	return s->pg ? store_pg_node_each(s->pg, now_ms, cb, ctx) : 0;

@@ -51,6 +51,8 @@ int store_user_get(struct store *s, const char *user, char *realm, struct sfp_ha
 int store_node_beat(struct store *s, const char *id, uint64_t started_ms, uint64_t now_ms);
 typedef int (*store_node_cb)(void *ctx, const char *id, uint64_t started_ms, uint64_t seen_ms,
 			     uint64_t registrations);
+/* a node's last heartbeat (wall-clock ms), 0 if unknown */
+uint64_t store_node_seen(struct store *s, const char *id);
 /* registrations: bindings of that node not expired at now_ms */
 int store_node_each(struct store *s, uint64_t now_ms, store_node_cb cb, void *ctx);
 
@@ -78,6 +80,8 @@ int store_binding_put(struct store *s, const struct store_binding *b);
 int store_binding_del(struct store *s, const char *aor, const char *contact);
 typedef int (*store_binding_cb)(void *ctx, const struct store_binding *b);
 int store_binding_each(struct store *s, store_binding_cb cb, void *ctx);
+/* the bindings of one address-of-record, whichever node holds them */
+int store_binding_aor_each(struct store *s, const char *aor, store_binding_cb cb, void *ctx);
 
 struct store_dialog {
 	char call_id[128];

@@ -308,6 +308,13 @@ int store_pg_node_beat(struct store_pg *p, const char *id, uint64_t started_ms, 
 		      "seen_ms = $3", 3, v) < 0 ? -1 : 0;
 }
 
+uint64_t store_pg_node_seen(struct store_pg *p, const char *id)
+{
+	const char *v[] = { id };
+	long long s = scalar(p, "SELECT seen_ms FROM nodes WHERE id = $1", 1, v, 0);
+	return s > 0 ? (uint64_t)s : 0;
+}
+
 int store_pg_node_each(struct store_pg *p, uint64_t now_ms, store_node_cb cb, void *ctx)
 {
 	char now[24];
@@ -427,12 +434,26 @@ int store_pg_binding_del(struct store_pg *p, const char *aor, const char *contac
 			      : "DELETE FROM bindings WHERE aor = $1", contact ? 2 : 1, v) < 0 ? -1 : 0;
 }
 
+static int bindings_of(PGresult *r, store_binding_cb cb, void *ctx);
+
 int store_pg_binding_each(struct store_pg *p, store_binding_cb cb, void *ctx)
 {
 	PGresult *r = run(p, "SELECT aor, contact, ip, port, expires_ms, call_id, cseq, node FROM bindings "
 			     "ORDER BY aor, contact", 0, NULL, NULL, NULL, 0, PGRES_TUPLES_OK);
-	if (!r)
-		return -1;
+	return r ? bindings_of(r, cb, ctx) : -1;
+}
+
+int store_pg_binding_aor_each(struct store_pg *p, const char *aor, store_binding_cb cb, void *ctx)
+{
+	const char *v[] = { aor };
+	PGresult *r = run(p, "SELECT aor, contact, ip, port, expires_ms, call_id, cseq, node FROM bindings "
+			     "WHERE aor = $1 ORDER BY expires_ms DESC", 1, v, NULL, NULL, 0, PGRES_TUPLES_OK);
+	return r ? bindings_of(r, cb, ctx) : -1;
+}
+
+/* the rows of a bindings query to cb; r cleared */
+static int bindings_of(PGresult *r, store_binding_cb cb, void *ctx)
+{
 	for (int i = 0; i < PQntuples(r); i++) {
 		struct store_binding b;
 		snprintf(b.aor, sizeof(b.aor), "%s", PQgetvalue(r, i, 0));

@@ -23,6 +23,8 @@ int store_pg_user_each(struct store_pg *p, store_user_cb cb, void *ctx);
 long store_pg_user_count(struct store_pg *p);
 int store_pg_user_exists(struct store_pg *p, const char *user);
 int store_pg_user_get(struct store_pg *p, const char *user, char *realm, struct sfp_ha1 *h);
+uint64_t store_pg_node_seen(struct store_pg *p, const char *id);
+int store_pg_binding_aor_each(struct store_pg *p, const char *aor, store_binding_cb cb, void *ctx);
 int store_pg_node_beat(struct store_pg *p, const char *id, uint64_t started_ms, uint64_t now_ms);
 int store_pg_node_each(struct store_pg *p, uint64_t now_ms, store_node_cb cb, void *ctx);
 int store_pg_notify(struct store_pg *p, const char *what);

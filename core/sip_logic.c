@@ -231,9 +231,27 @@ static void authenticate(const struct sfp_logic_cfg *cfg, const struct sfp_sip *
 		d->flags |= SFP_D_TRYING;
 }
 
+static void decide(const struct sfp_logic_cfg *cfg, const struct sfp_sip *m, enum sfp_scan_err err,
+		   uint32_t now, bool ctl_ok, sfp_cred_lookup_fn lookup, void *lookup_ctx, bool peer,
+		   struct sfp_decision *d);
+
 void sfp_decide(const struct sfp_logic_cfg *cfg, const struct sfp_sip *m,
 		enum sfp_scan_err err, uint32_t now, bool ctl_ok,
 		sfp_cred_lookup_fn lookup, void *lookup_ctx, struct sfp_decision *d)
+{
+	decide(cfg, m, err, now, ctl_ok, lookup, lookup_ctx, false, d);
+}
+
+void sfp_decide_peer(const struct sfp_logic_cfg *cfg, const struct sfp_sip *m, enum sfp_scan_err err,
+		     uint32_t now, bool ctl_ok, sfp_cred_lookup_fn lookup, void *lookup_ctx,
+		     struct sfp_decision *d)
+{
+	decide(cfg, m, err, now, ctl_ok, lookup, lookup_ctx, true, d);
+}
+
+static void decide(const struct sfp_logic_cfg *cfg, const struct sfp_sip *m, enum sfp_scan_err err,
+		   uint32_t now, bool ctl_ok, sfp_cred_lookup_fn lookup, void *lookup_ctx, bool peer,
+		   struct sfp_decision *d)
 {
 	memset(d, 0, sizeof(*d));
 	d->auth_counter = SFP_CNT_MAX;
@@ -329,6 +347,17 @@ void sfp_decide(const struct sfp_logic_cfg *cfg, const struct sfp_sip *m,
 	 * INVITE transaction, which lives in the control process */
 	if (m->method == SFP_M_CANCEL) {
 		handoff_or_503(cfg, m, ctl_ok, d);
+		return;
+	}
+	/* another node of this service (peers): it authenticated the caller
+	 * and sends the INVITE on to the node that holds the callee's
+	 * registration (RFC 3261 26.3.2.2: hop-by-hop trust between proxies
+	 * of one domain); REGISTER is never taken from a peer unchallenged */
+	if (peer && m->method != SFP_M_REGISTER) {
+		d->rx_flags |= SFP_RXF_PEER;
+		handoff_or_503(cfg, m, ctl_ok, d);
+		if (d->act == SFP_ACT_HANDOFF && m->method == SFP_M_INVITE)
+			d->flags |= SFP_D_TRYING;
 		return;
 	}
 	authenticate(cfg, m, now, ctl_ok, lookup, lookup_ctx, d);

@@ -76,6 +76,13 @@ void sfp_decide(const struct sfp_logic_cfg *cfg, const struct sfp_sip *m,
 		enum sfp_scan_err err, uint32_t now, bool ctl_ok,
 		sfp_cred_lookup_fn lookup, void *lookup_ctx, struct sfp_decision *d);
 
+/* the same for a message from another node of the service (config peers):
+ * an out-of-dialog request other than REGISTER is handed off without a
+ * challenge, marked SFP_RXF_PEER */
+void sfp_decide_peer(const struct sfp_logic_cfg *cfg, const struct sfp_sip *m, enum sfp_scan_err err,
+		     uint32_t now, bool ctl_ok, sfp_cred_lookup_fn lookup, void *lookup_ctx,
+		     struct sfp_decision *d);
+
 /* turn a decision into a 503 because the ring to the control process is
  * full (RFC 3261 21.5.4); false when the message cannot be answered */
 bool sfp_decide_overload(const struct sfp_logic_cfg *cfg, const struct sfp_sip *m,

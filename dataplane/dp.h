@@ -76,6 +76,9 @@ struct dp {
 	uint32_t addr;           /* network byte order */
 	uint32_t netmask;        /* network byte order */
 	uint32_t gateway;        /* network byte order, 0: none */
+#define DP_MAX_PEERS 16
+	uint32_t peers[DP_MAX_PEERS]; /* the other nodes (config peers), network byte order */
+	unsigned n_peers;
 	struct sfp_arp *arp;     /* neighbours; main lcore only */
 	struct rte_ring *arp_learn; /* workers -> main lcore: struct dp_arp_news, MP/SC */
 	bool tx_ip_cksum, tx_udp_cksum; /* offloads */

@@ -165,6 +165,18 @@ static void build_logic_cfg(void)
 			die("gateway %s is not on our subnet %s/%u", c->gateway, c->addr, c->prefix_len);
 		g_dp.gateway = a.s_addr;
 	}
+	g_dp.n_peers = 0;
+	if (c->peers[0]) {
+		char list[SFP_CFG_STR_MAX], *save = NULL;
+		snprintf(list, sizeof(list), "%s", c->peers);
+		for (char *p = strtok_r(list, ", ", &save); p; p = strtok_r(NULL, ", ", &save)) {
+			if (g_dp.n_peers == DP_MAX_PEERS)
+				die("peers: more than %d addresses", DP_MAX_PEERS);
+			if (inet_pton(AF_INET, p, &a) != 1)
+				die("peers: '%s' is not an IPv4 address", p);
+			g_dp.peers[g_dp.n_peers++] = a.s_addr;
+		}
+	}
 	if (!c->sip_port || c->sip_port > 65535)
 		die("sip_port %u is not 1..65535", c->sip_port);
 	if (!c->realm[0] || strchr(c->realm, '"') || strchr(c->realm, '\\'))

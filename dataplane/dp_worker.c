@@ -275,8 +275,11 @@ static void handle_sip(struct dp_worker *w, const struct rx *rx, const char *p, 
 		return;
 
 	bool attached = g_dp.st->ctl_attached != 0;
-	sfp_decide(&g_dp.lcfg, &m, err, w->nonce_sec, attached || g_dp.ctl_queue,
-		   dp_creds_lookup, w, &d);
+	bool peer = false;
+	for (unsigned k = 0; k < g_dp.n_peers && !peer; k++)
+		peer = g_dp.peers[k] == rx->src_ip;
+	(peer ? sfp_decide_peer : sfp_decide)(&g_dp.lcfg, &m, err, w->nonce_sec, attached || g_dp.ctl_queue,
+					      dp_creds_lookup, w, &d);
 	/* no control process, but one is expected back: responses and
 	 * in-dialog requests wait for it in the ring; a new request gets its
 	 * 503 (the caller may try again) */

@@ -81,6 +81,7 @@
 	_(db_path,           STR,  "/var/lib/sipfp/sipfp.db",  "SQLite store of sipfp-control (store = sqlite)") \
 	_(store,             STR,  "sqlite",     "sqlite (one node, db_path) or postgresql (shared by several nodes, pg_conninfo)") \
 	_(pg_conninfo,       STR,  "",           "libpq connection string of the PostgreSQL store, e.g. host=db1 dbname=sipfp user=sipfp") \
+	_(peers,             STR,  "",           "the other nodes' IPv4 addresses, comma-separated: their INVITEs for phones registered here are taken without a challenge") \
 	_(journal_max,       U32,  "10000",      "REGISTER writes kept in memory while the store is unreachable, replayed in order when it is back; past it REGISTER gets 503")
 
 #define SFP_CFG_T_STR  char

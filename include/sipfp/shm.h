@@ -69,6 +69,7 @@ enum sfp_op {
 #define SFP_RXF_AUTH_OK    0x02u /* credentials verified on the fast path */
 #define SFP_RXF_IN_DIALOG  0x04u /* request with a To-tag */
 #define SFP_RXF_TRYING     0x08u /* the fast path already sent 100 Trying */
+#define SFP_RXF_PEER       0x10u /* from another node of the service (peers): not challenged */
 
 #define SFP_CRED_MD5       0x01u
 #define SFP_CRED_SHA256    0x02u

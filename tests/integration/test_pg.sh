@@ -27,8 +27,9 @@ pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [ -x "$pgbin/initdb" ] || { echo "PostgreSQL server missing (apt-get install postgresql)"; exit 1; }
 pgdir=$(mktemp -d /tmp/sipfp-pgdb.XXXXXX)
 pgport=55432
-launcher_pid="" bg=() node2=""
+launcher_pid="" bg=() node2="" fwd0=""
 cleanup() {
+	[ -n "$fwd0" ] && echo "$fwd0" >/proc/sys/net/ipv4/ip_forward
 	for p in "${bg[@]+"${bg[@]}"}"; do kill "$p" 2>/dev/null; done
 	[ -n "$node2" ] && { stop_launcher "$node2"; kill -KILL "$node2" 2>/dev/null; }
 	pkill -KILL -f "file-prefix sipfppg2" 2>/dev/null
@@ -119,7 +120,8 @@ stop_launcher "$launcher_pid"
 launcher_pid=""
 rm -f "$run/ctl.sock"
 start_sipfp sipfppg "$iface" --set store=postgresql --set "pg_conninfo=$conninfo" --set mode=b2bua \
-	--set t1_ms=100 || { ko "sipfp started again"; cat "$run/launch.log"; finish; exit 1; }
+	--set t1_ms=100 --set peers=10.79.0.2 --set gateway=10.77.0.1 ||
+	{ ko "sipfp started again"; cat "$run/launch.log"; finish; exit 1; }
 check "started again: the schema not migrated twice (version 2, one row)" \
 	test "$(sql 'SELECT count(*), max(version) FROM sipfp_schema')" = "1|2"
 check "the registration found again" sh -c "'$ctl' reg list | grep -q '^1000 '"
@@ -128,10 +130,14 @@ check "and the users: a call authenticates and goes through" \
 	sipp_cmd 5071 uac_call 10.77.0.2:5060 -s 1000 -key user 1002 -au 1002 -ap 1002pw -d 300
 callee_done "the callee answered"
 # ---- a second node on the same database ----------------------------------------
+# the two nodes reach each other through this host (each its gateway)
+fwd0=$(cat /proc/sys/net/ipv4/ip_forward)
+echo 1 >/proc/sys/net/ipv4/ip_forward
 mkdir -p "$run/n2"
 "$top/scripts/sipfp-launch" --rundir "$run/n2" --file-prefix sipfppg2 --iface sipfppg1 \
 	--host-addr 10.79.0.1/24 --set addr=10.79.0.2 --set store=postgresql --set "pg_conninfo=$conninfo" \
-	--set mode=b2bua --set ctl_socket="$run/n2/ctl.sock" >"$run/n2/launch.log" 2>&1 &
+	--set mode=b2bua --set ctl_socket="$run/n2/ctl.sock" --set peers=10.77.0.2 --set gateway=10.79.0.1 \
+	>"$run/n2/launch.log" 2>&1 &
 node2=$!
 n2() { SIPFP_SOCKET="$run/n2/ctl.sock" "$ctl" "$@"; }
 n2up() { [ -S "$run/n2/ctl.sock" ] && [ "$(n2 stats 2>/dev/null | awk '$1 == "control_attached" {print $2}')" = 1 ]; }
@@ -154,7 +160,23 @@ for _ in $(seq 10); do grep -q "news from another node: user 1003 set" "$run/n2/
 check "a user added on node 1 reaches node 2's data plane within a second ($(( ($(date +%s%N) - t0) / 1000000 )) ms)" \
 	grep -q "news from another node: user 1003 set" "$run/n2/launch.log"
 check "... and authenticates on node 2's fast path (INVITE with credentials -> 100, 480)" n2_auth 1003 1003pw
+# a phone registered through node 1, called through node 2: node 2 (the
+# caller's b2bua) sends the INVITE to node 1, which holds the phone's
+# registration and NAT binding; the BYE follows the route back
+n2pw=1002pw
+n2_call() { # CALLEE PORT SCENARIO [SIPp options]: a caller on 10.79.0.1 through node 2
+	local callee_user=$1 port=$2 sc=$3; shift 3
+	(cd "$run" && timeout 30 sipp -sf "$top/tests/sipp/$sc.xml" 10.79.0.2:5060 -i 10.79.0.1 -p "$port" -m 1 \
+		-s "$callee_user" -key user 1002 -au 1002 -ap "$n2pw" -timeout 20s -timeout_error -trace_err -nostdin \
+		"$@" >/dev/null 2>&1) || { cat "$run"/"${sc}"_*_errors.log 2>/dev/null | head -20; return 1; }
+}
+callee uas_answer
+check "1000 (registered through node 1) called through node 2: the whole ladder, BYE included" \
+	n2_call 1000 5081 uac_call -d 300
+callee_done "the phone got the INVITE from node 1 (its NAT binding), then the BYE"
+check "node 1 took it from its peer without a challenge" grep -q "INVITE from node 10.79.0.2 -> 1000" "$run/launch.log"
 echo 1002new | n2 user add 1002 >/dev/null
+n2pw=1002new
 sleep 1
 callee uas_answer
 check "a password changed on node 2 holds on node 1: a call with the new one goes through" \
@@ -178,12 +200,26 @@ check "node 1 banned the source for failed authentications" sh -c "'$ctl' ban li
 for _ in $(seq 20); do n2 ban list | grep -q '^10.77.0.1' && break; sleep 0.05; done
 check "node 2 banned it too within a second ($(( ($(date +%s%N) - t0) / 1000000 )) ms after node 1)" \
 	sh -c "SIPFP_SOCKET='$run/n2/ctl.sock' '$ctl' ban list | grep -q '^10.77.0.1.*failed-auth'"
+# node 1 dies: its registrations are unreachable (480 on node 2, node list
+# says so); the phone registers again through node 2 and is called there
+kill -KILL "$launcher_pid" 2>/dev/null
+pkill -KILL -f "file-prefix sipfppg( |$)"
+launcher_pid=""
+node1_gone() { n2 node list | grep -q '^10.77.0.2:5060 *gone'; }
+check "node 1 SIGKILLed: node 2's node list says it is gone (its registrations unreachable)" eventually_long node1_gone
+check "a call to 1000 through node 2 now: 480" n2_call 1000 5081 uac_auth
+check "... and node 2 says why" grep -q "1000: registered through node 10.77.0.2:5060, gone" "$run/n2/launch.log"
+check "1000 registers again, through node 2" \
+	sh -c "cd '$run' && timeout 20 sipp 10.79.0.2:5060 -sf '$top/tests/sipp/reg_contact.xml' -i 10.79.0.1 -p 5083 -m 1 \
+		-key user 1000 -au 1000 -ap 1000pw -key contact_port 5082 -key expires 300 -timeout 15s -nostdin >/dev/null 2>&1"
+(cd "$run" && timeout 30 sipp -sf "$top/tests/sipp/uas_answer.xml" -i 10.79.0.1 -p 5082 -m 1 -timeout 20s -nostdin \
+	>/dev/null 2>&1) &
+uas2=$!; bg+=("$uas2")
+sleep 0.5
+check "and is called through node 2 again" n2_call 1000 5081 uac_call -d 300
+if wait "$uas2"; then ok "the phone answered on its new registration"; else ko "the phone on its new registration"; fi
 stop_launcher "$node2"
 node2=""
-node2_gone() { "$ctl" node list | grep -q '^10.79.0.2:5060 *gone'; }
-check "node 2 stopped: node list says it is gone within 4 s" eventually_long node2_gone
 
-stop_launcher "$launcher_pid"
-launcher_pid=""
-check "data plane exit: mbufs in use at exit: 0" sh -c "grep 'mbufs in use at exit' '$run/launch.log' | tail -1 | grep -q ': 0$'"
+check "node 2's data plane exit: mbufs in use at exit: 0" sh -c "grep 'mbufs in use at exit' '$run/n2/launch.log' | tail -1 | grep -q ': 0$'"
 finish
