@@ -548,6 +548,32 @@ static int replay_cb(void *ctx, const char *kind, const char *key, uint64_t valu
 	return r;
 }
 
+/*
+ * The automatic bans known to be in the store (key as the data plane's
+ * ban table has it, SFP_BAN_KEY), with their end: a ban the
+ * replay put into the data plane, or the mirror stored, is not stored
+ * again.  Without this, two nodes would store and announce each other's
+ * bans back and forth for ever.  Rebuilt at each replay.
+ */
+#define KNOWN_SLOTS (2 * SFP_BAN_MAX)
+static struct { uint64_t key, until_ms; } known_bans[KNOWN_SLOTS];
+
+static uint64_t *known_ban(uint64_t key, bool add)
+{
+	uint32_t h = (uint32_t)((key * 0x9e3779b97f4a7c15ull) >> 40) % KNOWN_SLOTS;
+	for (uint32_t i = 0; i < KNOWN_SLOTS; i++, h = (h + 1) % KNOWN_SLOTS) {
+		if (known_bans[h].key == key + 1)
+			return &known_bans[h].until_ms;
+		if (!known_bans[h].key) {
+			if (!add)
+				return NULL;
+			known_bans[h].key = key + 1; /* 0 marks a free slot */
+			return &known_bans[h].until_ms;
+		}
+	}
+	return NULL;
+}
+
 static int replay_autoban_cb(void *ctx, const struct store_autoban *b)
 {
 	unsigned *n = ctx;
@@ -556,6 +582,9 @@ static int replay_autoban_cb(void *ctx, const struct store_autoban *b)
 	uint16_t port;
 	if (b->until_ms <= now || sfp_hostport_parse(b->source, &ip, &port))
 		return 0; /* ran out while the data plane was away */
+	uint64_t *u = known_ban(SFP_BAN_KEY(ip, port), true);
+	if (u)
+		*u = b->until_ms;
 	(*n)++;
 	return push_admit(SFP_OP_BAN_ADD, ADM(.ip = ip, .port = port, .why = b->why, .value = b->fails,
 						 .secs = (uint32_t)((b->until_ms - now + 999) / 1000)), NULL);
@@ -567,6 +596,7 @@ static int replay_autoban_cb(void *ctx, const struct store_autoban *b)
 static int admit_replay(void)
 {
 	unsigned n = 0, a = 0;
+	memset(known_bans, 0, sizeof(known_bans));
 	if (push_admit(SFP_OP_ADMIT_RESET, ADM(.ip = 0), NULL) ||
 	    store_admit_each(C.db, replay_cb, &n) ||
 	    store_autoban_each(C.db, replay_autoban_cb, &a))
@@ -666,6 +696,11 @@ static void autoban_sync(uint64_t now)
 		const struct sfp_ban *b = &ban_snap[i];
 		if (b->why == SFP_BAN_MANUAL || !b->until_ms || b->since_ms < autoban.mark)
 			continue;
+		/* in the store already (a replay put it here, or we stored it):
+		 * the replay rounds its end to the second */
+		uint64_t *u = known_ban(b->key, false);
+		if (u && *u + 2000 >= b->until_ms)
+			continue;
 		fmt_source(sb[k].source, sizeof(sb[k].source), (uint32_t)(b->key >> 16),
 			   (uint16_t)b->key);
 		sb[k].why = b->why;
@@ -678,6 +713,13 @@ static void autoban_sync(uint64_t now)
 	if (store_autoban_put(C.db, sb, k) || store_autoban_expire(C.db, now) < 0) {
 		LOG("store: cannot keep automatic bans: %s (retrying)", store_error(C.db));
 		return;
+	}
+	for (unsigned i = 0; i < k; i++) {
+		uint32_t ip;
+		uint16_t port;
+		uint64_t *u;
+		if (!sfp_hostport_parse(sb[i].source, &ip, &port) && (u = known_ban(SFP_BAN_KEY(ip, port), true)))
+			*u = sb[i].until_ms;
 	}
 	if (k)
 		(void)store_notify(C.db, "admit"); /* an attacker banned here is banned on every node */

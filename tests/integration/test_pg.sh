@@ -8,11 +8,14 @@
 # b2bua calls are rows there, a call goes through, the control process
 # SIGKILLed mid-call restores the call from PostgreSQL and the BYE
 # reaches the callee, and a whole new sipfp started on the same database
-# finds the users and registrations again.  Then a second node (its own
-# DPDK file prefix, TAP port and address) on the same database: a user
-# added on node 1 authenticates on node 2, a password changed on node 2
-# holds on node 1, a ban placed on node 1 is on node 2's fast path within
-# a second (LISTEN/NOTIFY).  Needs root; cleans up.
+# finds the users and registrations again.  Then three nodes (each its
+# own DPDK file prefix, TAP port and address) on the same database: a
+# user added on node 1 authenticates on node 3, a phone registered
+# through node 1 is called through node 2, a password changed on node 2
+# holds on node 1, bans (manual on node 1, brute force on node 2) reach
+# the other nodes' fast paths within a second (LISTEN/NOTIFY), node 1
+# SIGKILLed: its registrations reported unreachable, 480, its phone
+# registers through node 3 and is called again.  Needs root; cleans up.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -27,13 +30,14 @@ pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [ -x "$pgbin/initdb" ] || { echo "PostgreSQL server missing (apt-get install postgresql)"; exit 1; }
 pgdir=$(mktemp -d /tmp/sipfp-pgdb.XXXXXX)
 pgport=55432
-launcher_pid="" bg=() node2="" fwd0=""
+launcher_pid="" bg=() node2="" node3="" fwd0=""
 cleanup() {
 	[ -n "$fwd0" ] && echo "$fwd0" >/proc/sys/net/ipv4/ip_forward
 	for p in "${bg[@]+"${bg[@]}"}"; do kill "$p" 2>/dev/null; done
-	[ -n "$node2" ] && { stop_launcher "$node2"; kill -KILL "$node2" 2>/dev/null; }
-	pkill -KILL -f "file-prefix sipfppg2" 2>/dev/null
+	for n in "$node2" "$node3"; do [ -n "$n" ] && { stop_launcher "$n"; kill -KILL "$n" 2>/dev/null; }; done
+	pkill -KILL -f "file-prefix sipfppg[23]" 2>/dev/null
 	ip link del sipfppg1 2>/dev/null
+	ip link del sipfppg2 2>/dev/null
 	teardown sipfppg "$iface"
 	runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdir/data" -m immediate stop >/dev/null 2>&1
 	rm -rf "$pgdir"
@@ -120,7 +124,7 @@ stop_launcher "$launcher_pid"
 launcher_pid=""
 rm -f "$run/ctl.sock"
 start_sipfp sipfppg "$iface" --set store=postgresql --set "pg_conninfo=$conninfo" --set mode=b2bua \
-	--set t1_ms=100 --set peers=10.79.0.2 --set gateway=10.77.0.1 ||
+	--set t1_ms=100 --set peers=10.79.0.2,10.80.0.2 --set gateway=10.77.0.1 ||
 	{ ko "sipfp started again"; cat "$run/launch.log"; finish; exit 1; }
 check "started again: the schema not migrated twice (version 2, one row)" \
 	test "$(sql 'SELECT count(*), max(version) FROM sipfp_schema')" = "1|2"
@@ -129,54 +133,58 @@ callee uas_answer
 check "and the users: a call authenticates and goes through" \
 	sipp_cmd 5071 uac_call 10.77.0.2:5060 -s 1000 -key user 1002 -au 1002 -ap 1002pw -d 300
 callee_done "the callee answered"
-# ---- a second node on the same database ----------------------------------------
-# the two nodes reach each other through this host (each its gateway)
+# ---- three nodes on the same database -----------------------------------------------
+# nodes 2 and 3 each on a TAP port of their own (10.79.0.2, 10.80.0.2),
+# clients on this host's side of each (10.79.0.1, 10.80.0.1); the nodes
+# reach each other through this host (each its gateway)
 fwd0=$(cat /proc/sys/net/ipv4/ip_forward)
 echo 1 >/proc/sys/net/ipv4/ip_forward
-mkdir -p "$run/n2"
-"$top/scripts/sipfp-launch" --rundir "$run/n2" --file-prefix sipfppg2 --iface sipfppg1 \
-	--host-addr 10.79.0.1/24 --set addr=10.79.0.2 --set store=postgresql --set "pg_conninfo=$conninfo" \
-	--set mode=b2bua --set ctl_socket="$run/n2/ctl.sock" --set peers=10.77.0.2 --set gateway=10.79.0.1 \
-	>"$run/n2/launch.log" 2>&1 &
+start_node() { # N SUBNET_OCTET PEERS
+	mkdir -p "$run/n$1"
+	"$top/scripts/sipfp-launch" --rundir "$run/n$1" --file-prefix "sipfppg$1" --iface "sipfppg$(($1 - 1))" \
+		--host-addr "10.$2.0.1/24" --set "addr=10.$2.0.2" --set store=postgresql --set "pg_conninfo=$conninfo" \
+		--set mode=b2bua --set ctl_socket="$run/n$1/ctl.sock" --set "peers=$3" --set "gateway=10.$2.0.1" \
+		>"$run/n$1/launch.log" 2>&1 &
+}
+nn() { local n=$1; shift; SIPFP_SOCKET="$run/n$n/ctl.sock" "$ctl" "$@"; }
+up() { [ -S "$run/n$1/ctl.sock" ] && [ "$(nn "$1" stats 2>/dev/null | awk '$1 == "control_attached" {print $2}')" = 1 ]; }
+start_node 2 79 10.77.0.2,10.80.0.2
 node2=$!
-n2() { SIPFP_SOCKET="$run/n2/ctl.sock" "$ctl" "$@"; }
-n2up() { [ -S "$run/n2/ctl.sock" ] && [ "$(n2 stats 2>/dev/null | awk '$1 == "control_attached" {print $2}')" = 1 ]; }
-for _ in $(seq 150); do n2up && break; sleep 0.2; done
-check "node 2 started on the same database (10.79.0.2, its own TAP)" n2up
-check "node 2 sees node 1's users" sh -c "SIPFP_SOCKET='$run/n2/ctl.sock' '$ctl' user list | grep -c '^100[02]' | grep -qx 2"
+start_node 3 80 10.77.0.2,10.79.0.2
+node3=$!
+for _ in $(seq 150); do up 2 && up 3 && break; sleep 0.2; done
+check "nodes 2 and 3 started on the same database (10.79.0.2, 10.80.0.2, a TAP port each)" sh -c "true" && up 2 && up 3 ||
+	ko "nodes 2 and 3 attached"
 sleep 1.2 # a heartbeat each
 "$ctl" node list >"$run/nodes.txt"
 sed 's/^/# /' "$run/nodes.txt"
-check "node list: both nodes alive, node 1 holding its 301 registrations" \
-	sh -c "grep -Eq '^10.77.0.2:5060 +alive .* 301 *\$' '$run/nodes.txt' && grep -Eq '^10.79.0.2:5060 +alive .* 0 *\$' '$run/nodes.txt'"
-# node 2's SIPp: 10.79.0.1 to 10.79.0.2
-n2_auth() { # USER PASSWORD: INVITE (to 1003, not registered) -> 407 -> INVITE with credentials -> 100, 480 on node 2
-	(cd "$run" && timeout 20 sipp -sf "$top/tests/sipp/uac_auth.xml" 10.79.0.2:5060 -i 10.79.0.1 -p 5081 -m 1 \
-		-s 1003 -key user "$1" -au "$1" -ap "$2" -timeout 15s -timeout_error -nostdin >/dev/null 2>&1)
+check "node list: three nodes alive, node 1 holding its 301 registrations" \
+	sh -c "grep -Eq '^10.77.0.2:5060 +alive .* 301 *\$' '$run/nodes.txt' && grep -Eq '^10.79.0.2:5060 +alive' '$run/nodes.txt' &&
+	       grep -Eq '^10.80.0.2:5060 +alive' '$run/nodes.txt'"
+# a SIPp client on this host's side of node N
+n_sipp() { # N PORT SCENARIO [SIPp options]
+	local n=$1 port=$2 sc=$3 o; shift 3
+	o=$((n == 2 ? 79 : 80))
+	(cd "$run" && timeout 30 sipp -sf "$top/tests/sipp/$sc.xml" "10.$o.0.2:5060" -i "10.$o.0.1" -p "$port" -m 1 \
+		-timeout 20s -timeout_error -trace_err -nostdin "$@" >/dev/null 2>&1) ||
+		{ cat "$run"/"${sc}"_*_errors.log 2>/dev/null | head -20; return 1; }
 }
 echo 1003pw | "$ctl" user add 1003 >/dev/null
 t0=$(date +%s%N)
-for _ in $(seq 10); do grep -q "news from another node: user 1003 set" "$run/n2/launch.log" && break; sleep 0.1; done
-check "a user added on node 1 reaches node 2's data plane within a second ($(( ($(date +%s%N) - t0) / 1000000 )) ms)" \
-	grep -q "news from another node: user 1003 set" "$run/n2/launch.log"
-check "... and authenticates on node 2's fast path (INVITE with credentials -> 100, 480)" n2_auth 1003 1003pw
+for _ in $(seq 10); do grep -q "news from another node: user 1003 set" "$run/n3/launch.log" && break; sleep 0.1; done
+check "a user added on node 1 reaches node 3's data plane within a second ($(( ($(date +%s%N) - t0) / 1000000 )) ms)" \
+	grep -q "news from another node: user 1003 set" "$run/n3/launch.log"
+check "... and authenticates on node 3's fast path (INVITE with credentials -> 100, 480)" \
+	n_sipp 3 5091 uac_auth -s 1003 -key user 1003 -au 1003 -ap 1003pw
 # a phone registered through node 1, called through node 2: node 2 (the
 # caller's b2bua) sends the INVITE to node 1, which holds the phone's
 # registration and NAT binding; the BYE follows the route back
-n2pw=1002pw
-n2_call() { # CALLEE PORT SCENARIO [SIPp options]: a caller on 10.79.0.1 through node 2
-	local callee_user=$1 port=$2 sc=$3; shift 3
-	(cd "$run" && timeout 30 sipp -sf "$top/tests/sipp/$sc.xml" 10.79.0.2:5060 -i 10.79.0.1 -p "$port" -m 1 \
-		-s "$callee_user" -key user 1002 -au 1002 -ap "$n2pw" -timeout 20s -timeout_error -trace_err -nostdin \
-		"$@" >/dev/null 2>&1) || { cat "$run"/"${sc}"_*_errors.log 2>/dev/null | head -20; return 1; }
-}
 callee uas_answer
 check "1000 (registered through node 1) called through node 2: the whole ladder, BYE included" \
-	n2_call 1000 5081 uac_call -d 300
+	n_sipp 2 5081 uac_call -s 1000 -key user 1002 -au 1002 -ap 1002pw -d 300
 callee_done "the phone got the INVITE from node 1 (its NAT binding), then the BYE"
 check "node 1 took it from its peer without a challenge" grep -q "INVITE from node 10.79.0.2 -> 1000" "$run/launch.log"
-echo 1002new | n2 user add 1002 >/dev/null
-n2pw=1002new
+echo 1002new | nn 2 user add 1002 >/dev/null
 sleep 1
 callee uas_answer
 check "a password changed on node 2 holds on node 1: a call with the new one goes through" \
@@ -184,42 +192,45 @@ check "a password changed on node 2 holds on node 1: a call with the new one goe
 callee_done "the callee answered"
 "$ctl" ban add 10.79.0.66 600 >/dev/null
 t0=$(date +%s%N)
-for _ in $(seq 10); do n2 ban list | grep -q '^10.79.0.66' && break; sleep 0.1; done
-check "a ban placed on node 1 is on node 2's fast path within a second ($(( ($(date +%s%N) - t0) / 1000000 )) ms)" \
-	sh -c "SIPFP_SOCKET='$run/n2/ctl.sock' '$ctl' ban list | grep -q '^10.79.0.66'"
+for _ in $(seq 10); do nn 3 ban list | grep -q '^10.79.0.66' && break; sleep 0.1; done
+check "a ban placed on node 1 is on node 3's fast path within a second ($(( ($(date +%s%N) - t0) / 1000000 )) ms)" \
+	sh -c "SIPFP_SOCKET='$run/n3/ctl.sock' '$ctl' ban list | grep -q '^10.79.0.66'"
 "$ctl" ban del 10.79.0.66 >/dev/null
-for _ in $(seq 10); do n2 ban list | grep -q '^10.79.0.66' || break; sleep 0.1; done
-check "... and lifted there too" sh -c "! SIPFP_SOCKET='$run/n2/ctl.sock' '$ctl' ban list | grep -q '^10.79.0.66'"
-# brute force on node 1 (last: it bans this host there): the automatic ban
-# is stored, and node 2 bans the source too
-check "limit bf_max_fails 3 set on node 1" "$ctl" limit set bf_max_fails 3
-for _ in 1 2 3 4; do sipp_cmd 5071 uac_auth_403 10.77.0.2:5060 -s 1000 -key user 1002 -au 1002 -ap wrong >/dev/null; done
+for _ in $(seq 10); do nn 3 ban list | grep -q '^10.79.0.66' || break; sleep 0.1; done
+check "... and lifted there too" sh -c "! SIPFP_SOCKET='$run/n3/ctl.sock' '$ctl' ban list | grep -q '^10.79.0.66'"
+# brute force on node 2 from 10.79.0.1: the automatic ban is stored, and
+# nodes 1 and 3 drop that source too
+check "limit bf_max_fails 3 (set on node 1, for every node)" "$ctl" limit set bf_max_fails 3
+sleep 0.5
+for _ in 1 2 3 4; do n_sipp 2 5081 uac_auth_403 -s 1000 -key user 1002 -au 1002 -ap wrong >/dev/null; done
 t0=$(date +%s%N)
-for _ in $(seq 20); do "$ctl" ban list | grep -q '^10.77.0.1.*failed-auth' && break; sleep 0.05; done
-check "node 1 banned the source for failed authentications" sh -c "'$ctl' ban list | grep -q '^10.77.0.1.*failed-auth'"
-for _ in $(seq 20); do n2 ban list | grep -q '^10.77.0.1' && break; sleep 0.05; done
-check "node 2 banned it too within a second ($(( ($(date +%s%N) - t0) / 1000000 )) ms after node 1)" \
-	sh -c "SIPFP_SOCKET='$run/n2/ctl.sock' '$ctl' ban list | grep -q '^10.77.0.1.*failed-auth'"
-# node 1 dies: its registrations are unreachable (480 on node 2, node list
-# says so); the phone registers again through node 2 and is called there
-kill -KILL "$launcher_pid" 2>/dev/null
+for _ in $(seq 20); do nn 2 ban list | grep -q '^10.79.0.1 .*failed-auth' && break; sleep 0.05; done
+check "node 2 banned 10.79.0.1 for failed authentications" \
+	sh -c "SIPFP_SOCKET='$run/n2/ctl.sock' '$ctl' ban list | grep -q '^10.79.0.1 .*failed-auth'"
+banned_13() { "$ctl" ban list | grep -q '^10.79.0.1 .*failed-auth' && nn 3 ban list | grep -q '^10.79.0.1 .*failed-auth'; }
+for _ in $(seq 20); do banned_13 && break; sleep 0.05; done
+check "nodes 1 and 3 banned it too within a second ($(( ($(date +%s%N) - t0) / 1000000 )) ms after node 2)" banned_13
+# node 1 dies: its registrations are unreachable (480 on node 3, node list
+# says so); the phone registers again through node 3 and is called there
+{ kill -KILL "$launcher_pid"; wait "$launcher_pid"; } 2>/dev/null
 pkill -KILL -f "file-prefix sipfppg( |$)"
 launcher_pid=""
-node1_gone() { n2 node list | grep -q '^10.77.0.2:5060 *gone'; }
-check "node 1 SIGKILLed: node 2's node list says it is gone (its registrations unreachable)" eventually_long node1_gone
-check "a call to 1000 through node 2 now: 480" n2_call 1000 5081 uac_auth
-check "... and node 2 says why" grep -q "1000: registered through node 10.77.0.2:5060, gone" "$run/n2/launch.log"
-check "1000 registers again, through node 2" \
-	sh -c "cd '$run' && timeout 20 sipp 10.79.0.2:5060 -sf '$top/tests/sipp/reg_contact.xml' -i 10.79.0.1 -p 5083 -m 1 \
-		-key user 1000 -au 1000 -ap 1000pw -key contact_port 5082 -key expires 300 -timeout 15s -nostdin >/dev/null 2>&1"
-(cd "$run" && timeout 30 sipp -sf "$top/tests/sipp/uas_answer.xml" -i 10.79.0.1 -p 5082 -m 1 -timeout 20s -nostdin \
+node1_gone() { nn 3 node list | grep -q '^10.77.0.2:5060 *gone'; }
+check "node 1 SIGKILLed: node 3's node list says it is gone (its registrations unreachable)" eventually_long node1_gone
+check "a call to 1000 through node 3 now: 480" n_sipp 3 5091 uac_auth -s 1000 -key user 1002 -au 1002 -ap 1002new
+check "... and node 3 says why" grep -q "1000: registered through node 10.77.0.2:5060, gone" "$run/n3/launch.log"
+check "1000 registers again, through node 3" \
+	n_sipp 3 5093 reg_contact -key user 1000 -au 1000 -ap 1000pw -key contact_port 5092 -key expires 300
+(cd "$run" && timeout 30 sipp -sf "$top/tests/sipp/uas_answer.xml" -i 10.80.0.1 -p 5092 -m 1 -timeout 20s -nostdin \
 	>/dev/null 2>&1) &
 uas2=$!; bg+=("$uas2")
 sleep 0.5
-check "and is called through node 2 again" n2_call 1000 5081 uac_call -d 300
+check "and is called through node 3 again" n_sipp 3 5091 uac_call -s 1000 -key user 1002 -au 1002 -ap 1002new -d 300
 if wait "$uas2"; then ok "the phone answered on its new registration"; else ko "the phone on its new registration"; fi
-stop_launcher "$node2"
-node2=""
-
-check "node 2's data plane exit: mbufs in use at exit: 0" sh -c "grep 'mbufs in use at exit' '$run/n2/launch.log' | tail -1 | grep -q ': 0$'"
+for n in 2 3; do
+	stop_launcher "$(eval echo \$node$n)"
+	check "node $n's data plane exit: mbufs in use at exit: 0" \
+		sh -c "grep 'mbufs in use at exit' '$run/n$n/launch.log' | tail -1 | grep -q ': 0$'"
+done
+node2="" node3=""
 finish
