@@ -241,6 +241,48 @@ static void test_caller_cancel(void **state)
 	assert_int_equal(px_cnt.calls_cancelled, 1);
 }
 
+/* the store away (here: a transaction of the test's own holds it, so the
+ * registrar's BEGIN fails): a REGISTER is answered 200 from memory and its
+ * write journaled; past the journal's bound (journal_max, 1 here) 503;
+ * once the store takes writes again, the journal is replayed */
+static int count_binding(void *ctx, const struct store_binding *b)
+{
+	if (!strcmp(b->aor, "alice"))
+		++*(unsigned *)ctx;
+	return 0;
+}
+
+static void test_store_away_journal(void **state)
+{
+	(void)state;
+	char msg[1024];
+	uint64_t j0 = px_cnt.reg_journaled, f0 = px_cnt.reg_journal_full;
+	assert_int_equal(store_begin(db), 0);
+	for (unsigned k = 1; k <= 2; k++) {
+		snprintf(msg, sizeof(msg),
+			 "REGISTER sip:10.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP " CALLER_IP ":5070;branch=z9hG4bK-reg%u\r\n"
+			 "Max-Forwards: 70\r\nFrom: <sip:alice@10.0.0.1>;tag=r%u\r\nTo: <sip:alice@10.0.0.1>\r\n"
+			 "Call-ID: reg-journal@" CALLER_IP "\r\nCSeq: %u REGISTER\r\n"
+			 "Contact: <sip:alice@" CALLER_IP ":50%u0>\r\nExpires: 600\r\nContent-Length: 0\r\n\r\n",
+			 k, k, k, k);
+		n_out = 0;
+		feed(CALLER_IP, 5070, true, msg);
+		assert_int_equal(n_out, 1);
+		assert_int_equal(outs[0].code, k == 1 ? 200 : 503);
+	}
+	assert_int_equal(px_cnt.reg_journaled, j0 + 1);
+	assert_int_equal(px_cnt.reg_journal_full, f0 + 1);
+	store_rollback(db);
+	unsigned n = 0;
+	assert_int_equal(store_binding_each(db, count_binding, &n), 0);
+	assert_int_equal(n, 0); /* not written yet */
+	now += 2000;
+	px_tick(now); /* the registrar's second: the journal replayed */
+	assert_int_equal(store_binding_each(db, count_binding, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(px_journal_len(), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -249,6 +291,7 @@ int main(void)
 		cmocka_unit_test(test_503_becomes_500),
 		cmocka_unit_test(test_2xx_cancels_the_rest),
 		cmocka_unit_test(test_caller_cancel),
+		cmocka_unit_test(test_store_away_journal),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
