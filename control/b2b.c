@@ -492,18 +492,11 @@ static void timers_arm(struct b2b_call *c, unsigned l, uint64_t now)
 
 static void new_call(const struct sfp_sip_meta *mt, const char *p, const struct sfp_sip *m)
 {
-	struct itx *t = px_itx_by_in_branch(m->top_via.branch, m->call_id, false);
+	struct itx *t;
 	unsigned l;
 	struct b2b_call *c;
-	if (t) {
-		/* ringing, or failed: the fast path sent 100 again, the
-		 * final goes again (17.2.1) */
-		px_cnt.req_absorbed++;
-		struct itx *best = px_group_best(t);
-		if (best)
-			px_send_final(best);
+	if (px_invite_again(m)) /* ringing, or failed */
 		return;
-	}
 	if ((c = find(m->call_id, &l)) && l == 0) {
 		px_cnt.req_absorbed++; /* answered: our 2xx is retransmitted by its timer */
 		if (c->ok && c->ok_initial)

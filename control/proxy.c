@@ -312,16 +312,9 @@ unsigned px_invite_targets(const struct sfp_sip_meta *mt, const char *p, const s
 
 static void new_invite(const struct sfp_sip_meta *mt, const char *p, const struct sfp_sip *m)
 {
-	struct itx *t = px_itx_by_in_branch(m->top_via.branch, m->call_id, false);
-	if (t) {
-		/* a retransmission (the fast path sent 100 again); once the
-		 * caller has its error, it gets it again (17.2.1) */
-		px_cnt.req_absorbed++;
-		struct itx *best = px_group_best(t);
-		if (best)
-			px_send_final(best);
+	struct itx *t;
+	if (px_invite_again(m))
 		return;
-	}
 	char callee[64];
 	struct binding *bs[MAX_FORK];
 	struct sfp_str body;
@@ -380,14 +373,9 @@ static void new_invite(const struct sfp_sip_meta *mt, const char *p, const struc
  * the sending node anchors the media) */
 static void peer_invite(const struct sfp_sip_meta *mt, const char *p, const struct sfp_sip *m)
 {
-	struct itx *t = px_itx_by_in_branch(m->top_via.branch, m->call_id, false);
-	if (t) {
-		px_cnt.req_absorbed++;
-		struct itx *best = px_group_best(t);
-		if (best)
-			px_send_final(best);
+	struct itx *t;
+	if (px_invite_again(m))
 		return;
-	}
 	char c[256], ipb[16];
 	px_cstr(c, sizeof(c), m->ruri);
 	struct binding *b = px_bind_by_contact(c);

@@ -194,6 +194,7 @@ enum px_ict_ev {
 	PX_ICT_AGAIN, /* an error retransmitted: ACKed again, nothing else to do */
 };
 enum px_ict_ev px_ict_take(struct itx *t, const struct sfp_sip *m, uint64_t now);
+bool px_invite_again(const struct sfp_sip *m);
 
 /* ---- b2b.c: the back-to-back mode ------------------------------------------------- */
 

@@ -256,6 +256,21 @@ void px_branch_timeout(struct itx *t, const char *why, uint64_t now)
 	px_group_settle(t);
 }
 
+/* an INVITE whose transaction exists already: a retransmission (the fast
+ * path sent 100 again); once the caller has its error, it gets it again
+ * (17.2.1).  True when m was one */
+bool px_invite_again(const struct sfp_sip *m)
+{
+	struct itx *t = px_itx_by_in_branch(m->top_via.branch, m->call_id, false);
+	if (!t)
+		return false;
+	px_cnt.req_absorbed++;
+	struct itx *best = px_group_best(t);
+	if (best)
+		px_send_final(best);
+	return true;
+}
+
 /* 17.1.1.2: what a response does to the INVITE client transaction t */
 enum px_ict_ev px_ict_take(struct itx *t, const struct sfp_sip *m, uint64_t now)
 {
