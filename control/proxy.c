@@ -275,8 +275,8 @@ unsigned px_invite_targets(const struct sfp_sip_meta *mt, const char *p, const s
 		/* registered through another node: reached through it, which
 		 * holds the phone's NAT binding (several nodes, PostgreSQL) */
 		static struct binding remote[MAX_FORK];
-		char gone[48];
-		uint64_t age;
+		char gone[48] = "";
+		uint64_t age = 0;
 		nb = px_remote_targets(callee, mt->rx_ms, remote, gone, &age);
 		for (unsigned k = 0; k < nb; k++)
 			bs[k] = &remote[k];

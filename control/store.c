@@ -324,7 +324,7 @@ int store_binding_each(struct store *s, store_binding_cb cb, void *ctx)
 				      "FROM bindings ORDER BY aor, contact", -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct store_binding b;
+		struct store_binding b = { .node = "" }; /* SQLite: one node, this one */
 		cpy(b.aor, sizeof(b.aor), sqlite3_column_text(st, 0));
 		cpy(b.contact, sizeof(b.contact), sqlite3_column_text(st, 1));
 		b.ip = (uint32_t)sqlite3_column_int64(st, 2);

@@ -455,7 +455,7 @@ int store_pg_binding_aor_each(struct store_pg *p, const char *aor, store_binding
 static int bindings_of(PGresult *r, store_binding_cb cb, void *ctx)
 {
 	for (int i = 0; i < PQntuples(r); i++) {
-		struct store_binding b;
+		struct store_binding b = { .node = "" };
 		snprintf(b.aor, sizeof(b.aor), "%s", PQgetvalue(r, i, 0));
 		snprintf(b.contact, sizeof(b.contact), "%s", PQgetvalue(r, i, 1));
 		b.ip = (uint32_t)strtoull(PQgetvalue(r, i, 2), NULL, 10);
