@@ -538,6 +538,41 @@ static void t_register_and_options(void **st)
 	assert_int_equal(r.d.code, 401);
 }
 
+/* from another node (peers): an INVITE without credentials is handed off
+ * marked SFP_RXF_PEER with 100 Trying; a REGISTER is still challenged;
+ * bad syntax still gets its 400 */
+static void t_peer(void **st)
+{
+	(void)st;
+	struct sfp_decision d;
+	struct sfp_sip m;
+	static const char inv[] =
+		"INVITE sip:bob@10.77.0.1:5072 SIP/2.0\r\nVia: SIP/2.0/UDP 10.79.0.2:5060;branch=z9hG4bKp1\r\n"
+		"Max-Forwards: 69\r\nFrom: <sip:alice@10.79.0.2>;tag=p\r\nTo: <sip:bob@10.79.0.2>\r\n"
+		"Call-ID: peer-1\r\nCSeq: 1 INVITE\r\nContact: <sip:10.79.0.2:5060>\r\nContent-Length: 0\r\n\r\n";
+	enum sfp_scan_err e = sfp_scan(inv, strlen(inv), &m);
+	sfp_decide_peer(&CFG, &m, e, NOW, true, lookup, NULL, &d);
+	assert_int_equal(d.act, SFP_ACT_HANDOFF);
+	assert_true(d.rx_flags & SFP_RXF_PEER);
+	assert_false(d.rx_flags & SFP_RXF_AUTH_OK);
+	assert_true(d.flags & SFP_D_TRYING);
+	sfp_decide(&CFG, &m, e, NOW, true, lookup, NULL, &d); /* not a peer: challenged */
+	assert_int_equal(d.code, 407);
+	static const char reg[] =
+		"REGISTER sip:10.77.0.2 SIP/2.0\r\nVia: SIP/2.0/UDP 10.79.0.2:5060;branch=z9hG4bKp2\r\n"
+		"Max-Forwards: 70\r\nTo: <sip:alice@10.77.0.2>\r\nFrom: <sip:alice@10.77.0.2>;tag=r\r\n"
+		"Call-ID: peer-2\r\nCSeq: 1 REGISTER\r\nContact: <sip:alice@10.79.0.2>\r\nContent-Length: 0\r\n\r\n";
+	e = sfp_scan(reg, strlen(reg), &m);
+	sfp_decide_peer(&CFG, &m, e, NOW, true, lookup, NULL, &d);
+	assert_int_equal(d.code, 401);
+	static const char bad[] = "INVITE sip:bob@10.77.0.1 SIP/2.0\r\nMax-Forwards: 70\r\n"
+				  "Via: SIP/2.0/UDP 10.79.0.2:5060;branch=z9hG4bKp3\r\nContent-Length: 0\r\n\r\n";
+	e = sfp_scan(bad, strlen(bad), &m);
+	sfp_decide_peer(&CFG, &m, e, NOW, true, lookup, NULL, &d);
+	assert_int_equal(d.act, SFP_ACT_REPLY);
+	assert_int_equal(d.code, 400);
+}
+
 static void t_reply_too_small(void **st)
 {
 	(void)st;
@@ -568,6 +603,7 @@ int main(void)
 	guard_init(&G, 128 * 1024);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(t_corpus),
+		cmocka_unit_test(t_peer),
 		cmocka_unit_test(t_reference_flow),
 		cmocka_unit_test(t_digest_uri_modes),
 		cmocka_unit_test(t_defaults),
