@@ -139,9 +139,10 @@ callee_done "the callee answered"
 # reach each other through this host (each its gateway)
 fwd0=$(cat /proc/sys/net/ipv4/ip_forward)
 echo 1 >/proc/sys/net/ipv4/ip_forward
-start_node() { # N SUBNET_OCTET PEERS
+start_node() { # N SUBNET_OCTET PEERS: lcore ids 10N.. of its own on this machine's two CPUs
 	mkdir -p "$run/n$1"
 	"$top/scripts/sipfp-launch" --rundir "$run/n$1" --file-prefix "sipfppg$1" --iface "sipfppg$(($1 - 1))" \
+		--lcores "$((10 * $1))@0,$((10 * $1 + 1))@1" --ctl-lcores "$((10 * $1 + 2))@0" \
 		--host-addr "10.$2.0.1/24" --set "addr=10.$2.0.2" --set store=postgresql --set "pg_conninfo=$conninfo" \
 		--set mode=b2bua --set ctl_socket="$run/n$1/ctl.sock" --set "peers=$3" --set "gateway=10.$2.0.1" \
 		>"$run/n$1/launch.log" 2>&1 &
