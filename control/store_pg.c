@@ -27,6 +27,8 @@ struct store_pg {
 	bool lost_news;   /* the connection was reset: news may have been missed */
 	uint64_t retry_ms;   /* the server unreachable: no new attempt before this */
 	uint32_t backoff_ms; /* 250 ms, doubling to 5 s */
+	bool resetting;      /* a non-blocking reset under way */
+	uint64_t reset_until_ms;
 };
 
 static uint64_t mono_ms(void)
@@ -36,26 +38,44 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* the connection usable, reset if it broke; while the server stays
- * unreachable, attempts back off (a call in between fails at once, so a
- * dead database does not hold up SIP) */
+/* the connection usable, reset if it broke.  The reset does not block:
+ * it is started (PQresetStart) and moved on by each later call
+ * (PQresetPoll, on libpq's non-blocking socket) until it succeeds, fails
+ * or takes longer than 4 s; meanwhile, and while attempts back off after
+ * a failure, calls fail at once, so a database that is away does not
+ * hold up SIP */
 static bool connected(struct store_pg *p)
 {
-	if (PQstatus(p->c) == CONNECTION_OK)
+	if (!p->resetting && PQstatus(p->c) == CONNECTION_OK)
 		return true;
 	uint64_t now = mono_ms();
-	if (now < p->retry_ms)
-		return false;
-	PQreset(p->c);
-	if (PQstatus(p->c) != CONNECTION_OK) {
-		p->backoff_ms = p->backoff_ms ? (p->backoff_ms * 2 > 5000 ? 5000 : p->backoff_ms * 2) : 250;
-		p->retry_ms = mono_ms() + p->backoff_ms;
-		return false;
+	if (!p->resetting) {
+		if (now < p->retry_ms)
+			return false;
+		if (!PQresetStart(p->c))
+			goto failed;
+		p->resetting = true;
+		p->reset_until_ms = now + 4000;
 	}
-	p->backoff_ms = 0;
-	PQclear(PQexec(p->c, "LISTEN sipfp"));
-	p->lost_news = true;
-	return true;
+	switch (PQresetPoll(p->c)) {
+	case PGRES_POLLING_OK:
+		p->resetting = false;
+		p->backoff_ms = 0;
+		PQclear(PQexec(p->c, "LISTEN sipfp"));
+		p->lost_news = true;
+		return true;
+	case PGRES_POLLING_FAILED:
+		break;
+	default:
+		if (now < p->reset_until_ms)
+			return false; /* still connecting */
+		break;
+	}
+	p->resetting = false;
+failed:
+	p->backoff_ms = p->backoff_ms ? (p->backoff_ms * 2 > 5000 ? 5000 : p->backoff_ms * 2) : 250;
+	p->retry_ms = mono_ms() + p->backoff_ms;
+	return false;
 }
 
 /* migration k takes the schema from version k to k + 1 */
