@@ -102,3 +102,38 @@ register() {
 	sipp_cmd 5073 reg_contact 10.77.0.2:5060 -key user "$1" -au "$1" -ap "$2" \
 		-key contact_port "$3" -key expires "$4"
 }
+
+# check_ladder PCAP CALLER_NAME CALLEE_NAME: the reference call's messages
+# in PCAP, one line each (source port > destination port, what), leg by
+# leg (caller 5071 <-> sipfp 5060, sipfp 5060 <-> callee 5072) against
+# the reference ladder (tests/reference/call-flow.md)
+check_ladder() {
+	tshark -r "$1" -Y 'sip' -T fields -e udp.srcport -e udp.dstport -e sip.Method \
+		-e sip.Status-Code -e sip.CSeq.method 2>/dev/null |
+		awk -F'\t' '{ what = $3 != "" ? $3 : $4 " (" $5 ")"; print $1 ">" $2 " " what }' >"$run/ladder.txt"
+	cat >"$run/want-caller.txt" <<'W'
+5071>5060 INVITE
+5060>5071 407 (INVITE)
+5071>5060 ACK
+5071>5060 INVITE
+5060>5071 100 (INVITE)
+5060>5071 180 (INVITE)
+5060>5071 200 (INVITE)
+5071>5060 ACK
+5071>5060 BYE
+5060>5071 200 (BYE)
+W
+	cat >"$run/want-callee.txt" <<'W'
+5060>5072 INVITE
+5072>5060 100 (INVITE)
+5072>5060 180 (INVITE)
+5072>5060 200 (INVITE)
+5060>5072 ACK
+5060>5072 BYE
+5072>5060 200 (BYE)
+W
+	grep -E '^(5071>5060|5060>5071) ' "$run/ladder.txt" | uniq >"$run/got-caller.txt"
+	grep -E '^(5072>5060|5060>5072) ' "$run/ladder.txt" | uniq >"$run/got-callee.txt"
+	check "$2" diff "$run/want-caller.txt" "$run/got-caller.txt"
+	check "$3" diff "$run/want-callee.txt" "$run/got-callee.txt"
+}
