@@ -115,6 +115,16 @@ int store_begin(struct store *s) { return exec(s, "BEGIN IMMEDIATE"); }
 int store_commit(struct store *s) { return exec(s, "COMMIT"); }
 void store_rollback(struct store *s) { (void)exec(s, "ROLLBACK"); }
 
+/* a user's HA1s as both stores keep them: hex, NULL when unknown */
+void store_ha1_from_hex(const char *md5, const char *sha, struct sfp_ha1 *h)
+{
+	memset(h, 0, sizeof(*h));
+	if (md5 && !sfp_unhex(md5, strlen(md5), h->md5, 16))
+		h->algs |= SFP_ALG_MD5;
+	if (sha && !sfp_unhex(sha, strlen(sha), h->sha256, 32))
+		h->algs |= SFP_ALG_SHA256;
+}
+
 int store_user_set(struct store *s, const char *user, const char *realm, const struct sfp_ha1 *h)
 {
 	if (s->pg)
@@ -171,13 +181,9 @@ int store_user_each(struct store *s, store_user_cb cb, void *ctx)
 			       -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct sfp_ha1 h = { 0 };
-		const char *md5 = (const char *)sqlite3_column_text(st, 2);
-		const char *sha = (const char *)sqlite3_column_text(st, 3);
-		if (md5 && !sfp_unhex(md5, strlen(md5), h.md5, 16))
-			h.algs |= SFP_ALG_MD5;
-		if (sha && !sfp_unhex(sha, strlen(sha), h.sha256, 32))
-			h.algs |= SFP_ALG_SHA256;
+		struct sfp_ha1 h;
+		store_ha1_from_hex((const char *)sqlite3_column_text(st, 2), (const char *)sqlite3_column_text(st, 3),
+				   &h);
 		if (cb(ctx, (const char *)sqlite3_column_text(st, 0),
 		       (const char *)sqlite3_column_text(st, 1), &h)) {
 			rc = SQLITE_DONE;
@@ -465,14 +471,9 @@ int store_user_get(struct store *s, const char *user, char *realm, struct sfp_ha
 	sqlite3_bind_text(st, 1, user, -1, SQLITE_TRANSIENT);
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		memset(h, 0, sizeof(*h));
 		cpy(realm, 64, sqlite3_column_text(st, 0));
-		const char *md5 = (const char *)sqlite3_column_text(st, 1);
-		const char *sha = (const char *)sqlite3_column_text(st, 2);
-		if (md5 && !sfp_unhex(md5, strlen(md5), h->md5, 16))
-			h->algs |= SFP_ALG_MD5;
-		if (sha && !sfp_unhex(sha, strlen(sha), h->sha256, 32))
-			h->algs |= SFP_ALG_SHA256;
+		store_ha1_from_hex((const char *)sqlite3_column_text(st, 1), (const char *)sqlite3_column_text(st, 2),
+				   h);
 	}
 	sqlite3_finalize(st);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;

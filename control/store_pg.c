@@ -140,6 +140,17 @@ static int cmd(struct store_pg *p, const char *sql, int n, const char *const *v)
 	return k;
 }
 
+/* one setup statement (no parameters); false with err filled on failure */
+static bool setup(struct store_pg *p, const char *sql, const char *what, char *err, size_t errlen)
+{
+	PGresult *r = PQexec(p->c, sql);
+	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (!ok)
+		snprintf(err, errlen, "PostgreSQL %s: %s", what, PQerrorMessage(p->c));
+	PQclear(r);
+	return ok;
+}
+
 struct store_pg *store_pg_open(const char *conninfo, char *err, size_t errlen)
 {
 	struct store_pg *p = calloc(1, sizeof(*p));
@@ -161,16 +172,11 @@ struct store_pg *store_pg_open(const char *conninfo, char *err, size_t errlen)
 		goto fail;
 	}
 	/* quiet NOTICEs (CREATE ... IF NOT EXISTS) */
-	PGresult *r = PQexec(p->c, "SET client_min_messages = warning;"
-				   "CREATE TABLE IF NOT EXISTS sipfp_schema (version INTEGER NOT NULL);"
-				   "BEGIN; LOCK TABLE sipfp_schema IN EXCLUSIVE MODE;");
-	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-		snprintf(err, errlen, "PostgreSQL schema: %s", PQerrorMessage(p->c));
-		PQclear(r);
+	if (!setup(p, "SET client_min_messages = warning;"
+		      "CREATE TABLE IF NOT EXISTS sipfp_schema (version INTEGER NOT NULL);"
+		      "BEGIN; LOCK TABLE sipfp_schema IN EXCLUSIVE MODE;", "schema", err, errlen))
 		goto fail;
-	}
-	PQclear(r);
-	r = PQexec(p->c, "SELECT version FROM sipfp_schema");
+	PGresult *r = PQexec(p->c, "SELECT version FROM sipfp_schema");
 	unsigned have = 0;
 	bool row = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0;
 	if (row)
@@ -182,32 +188,16 @@ struct store_pg *store_pg_open(const char *conninfo, char *err, size_t errlen)
 		goto fail;
 	}
 	for (unsigned k = have; k < SCHEMA_VERSION; k++) {
-		r = PQexec(p->c, migrations[k]);
-		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-			snprintf(err, errlen, "PostgreSQL schema, migration to version %u: %s", k + 1,
-				 PQerrorMessage(p->c));
-			PQclear(r);
+		char what[48];
+		snprintf(what, sizeof(what), "schema, migration to version %u", k + 1);
+		if (!setup(p, migrations[k], what, err, errlen))
 			goto fail;
-		}
-		PQclear(r);
 	}
 	char sql[96];
 	snprintf(sql, sizeof(sql), row ? "UPDATE sipfp_schema SET version = %zu; COMMIT"
 				      : "INSERT INTO sipfp_schema VALUES (%zu); COMMIT", SCHEMA_VERSION);
-	r = PQexec(p->c, sql);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-		snprintf(err, errlen, "PostgreSQL schema: %s", PQerrorMessage(p->c));
-		PQclear(r);
+	if (!setup(p, sql, "schema", err, errlen) || !setup(p, "LISTEN sipfp", "LISTEN", err, errlen))
 		goto fail;
-	}
-	PQclear(r);
-	r = PQexec(p->c, "LISTEN sipfp");
-	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-		snprintf(err, errlen, "PostgreSQL LISTEN: %s", PQerrorMessage(p->c));
-		PQclear(r);
-		goto fail;
-	}
-	PQclear(r);
 	return p;
 fail:
 	PQfinish(p->c);
@@ -248,6 +238,11 @@ int store_pg_user_del(struct store_pg *p, const char *user)
 	return k < 0 ? -1 : k > 0;
 }
 
+static const char *text_or_null(const PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
+}
+
 int store_pg_user_each(struct store_pg *p, store_user_cb cb, void *ctx)
 {
 	PGresult *r = run(p, "SELECT name, realm, ha1_md5, ha1_sha256 FROM users ORDER BY name", 0, NULL, NULL,
@@ -255,12 +250,8 @@ int store_pg_user_each(struct store_pg *p, store_user_cb cb, void *ctx)
 	if (!r)
 		return -1;
 	for (int i = 0; i < PQntuples(r); i++) {
-		struct sfp_ha1 h = { 0 };
-		if (!PQgetisnull(r, i, 2) && !sfp_unhex(PQgetvalue(r, i, 2), (size_t)PQgetlength(r, i, 2), h.md5, 16))
-			h.algs |= SFP_ALG_MD5;
-		if (!PQgetisnull(r, i, 3) &&
-		    !sfp_unhex(PQgetvalue(r, i, 3), (size_t)PQgetlength(r, i, 3), h.sha256, 32))
-			h.algs |= SFP_ALG_SHA256;
+		struct sfp_ha1 h;
+		store_ha1_from_hex(text_or_null(r, i, 2), text_or_null(r, i, 3), &h);
 		if (cb(ctx, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), &h))
 			break;
 	}
@@ -304,13 +295,8 @@ int store_pg_user_get(struct store_pg *p, const char *user, char *realm, struct 
 		return -1;
 	int k = PQntuples(r) > 0;
 	if (k) {
-		memset(h, 0, sizeof(*h));
 		snprintf(realm, 64, "%s", PQgetvalue(r, 0, 0));
-		if (!PQgetisnull(r, 0, 1) && !sfp_unhex(PQgetvalue(r, 0, 1), (size_t)PQgetlength(r, 0, 1), h->md5, 16))
-			h->algs |= SFP_ALG_MD5;
-		if (!PQgetisnull(r, 0, 2) &&
-		    !sfp_unhex(PQgetvalue(r, 0, 2), (size_t)PQgetlength(r, 0, 2), h->sha256, 32))
-			h->algs |= SFP_ALG_SHA256;
+		store_ha1_from_hex(text_or_null(r, 0, 1), text_or_null(r, 0, 2), h);
 	}
 	PQclear(r);
 	return k;

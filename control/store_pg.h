@@ -13,6 +13,8 @@
 #include "store.h"
 
 struct store_pg;
+/* store.c's, for both backends */
+void store_ha1_from_hex(const char *md5, const char *sha, struct sfp_ha1 *h);
 struct store_pg *store_pg_open(const char *conninfo, char *err, size_t errlen);
 void store_pg_close(struct store_pg *p);
 const char *store_pg_error(struct store_pg *p);
