@@ -97,6 +97,25 @@ static void harness_feed(const char *src, uint16_t port, bool auth, const char *
 	px_rx(&mt, msg, &m);
 }
 
+/* a registered contact of bob's, reached at src:port */
+static void harness_contact(struct store *db, const char *contact, const char *src, uint16_t port,
+			    uint64_t expires_ms, const char *call_id)
+{
+	struct store_binding b = { .aor = "bob", .port = port, .expires_ms = expires_ms, .cseq = 1 };
+	snprintf(b.contact, sizeof(b.contact), "%s", contact);
+	snprintf(b.call_id, sizeof(b.call_id), "%s", call_id);
+	b.ip = ip(src);
+	assert_int_equal(store_binding_put(db, &b), 0);
+}
+
+/* sipfp at 10.0.0.1:5060, tags keyed on "test" */
+static void harness_lcfg(struct sfp_logic_cfg *lcfg)
+{
+	sfp_auth_keys_init(&lcfg->keys, (const uint8_t *)"test", 4, NULL, 0, 300, "sipfp");
+	snprintf(lcfg->addr, sizeof(lcfg->addr), "10.0.0.1");
+	lcfg->sip_port = 5060;
+}
+
 static void harness_close(struct store *db, const char *path)
 {
 	store_close(db);

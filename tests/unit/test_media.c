@@ -93,14 +93,8 @@ static int setup(void **state)
 {
 	(void)state;
 	db = harness_store(dbpath);
-	struct store_binding b = { .aor = "bob", .port = 5001, .expires_ms = now + 3600000,
-				   .call_id = "reg-a", .cseq = 1 };
-	snprintf(b.contact, sizeof(b.contact), "sip:bob@" CALLEE_IP ":5001");
-	b.ip = ip(CALLEE_IP);
-	assert_int_equal(store_binding_put(db, &b), 0);
-	sfp_auth_keys_init(&lcfg.keys, (const uint8_t *)"test", 4, NULL, 0, 300, "sipfp");
-	snprintf(lcfg.addr, sizeof(lcfg.addr), "10.0.0.1");
-	lcfg.sip_port = 5060;
+	harness_contact(db, "sip:bob@" CALLEE_IP ":5001", CALLEE_IP, 5001, now + 3600000, "reg-a");
+	harness_lcfg(&lcfg);
 	lcfg.retry_after = 5;
 	struct px_env env = { .send = cb_send, .respond = cb_respond, .log = cb_log, .db = db,
 			      .lcfg = &lcfg, .addr = ip("10.0.0.1"), .t1_ms = 500,

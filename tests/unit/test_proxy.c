@@ -39,21 +39,9 @@ static int setup(void **state)
 	(void)state;
 	db = harness_store(dbpath);
 	/* two live contacts, each registered from its own address */
-	struct store_binding b = { .aor = "bob", .port = 5001, .expires_ms = now + 3600000,
-				   .call_id = "reg-a", .cseq = 1 };
-	snprintf(b.contact, sizeof(b.contact), "sip:bob@" A_IP ":5001");
-	b.ip = ip(A_IP);
-	assert_int_equal(store_binding_put(db, &b), 0);
-	snprintf(b.contact, sizeof(b.contact), "sip:bob@" B_IP ":5002");
-	b.ip = ip(B_IP);
-	b.port = 5002;
-	b.expires_ms = now + 1800000;
-	snprintf(b.call_id, sizeof(b.call_id), "reg-b");
-	assert_int_equal(store_binding_put(db, &b), 0);
-
-	sfp_auth_keys_init(&lcfg.keys, (const uint8_t *)"test", 4, NULL, 0, 300, "sipfp");
-	snprintf(lcfg.addr, sizeof(lcfg.addr), "10.0.0.1");
-	lcfg.sip_port = 5060;
+	harness_contact(db, "sip:bob@" A_IP ":5001", A_IP, 5001, now + 3600000, "reg-a");
+	harness_contact(db, "sip:bob@" B_IP ":5002", B_IP, 5002, now + 1800000, "reg-b");
+	harness_lcfg(&lcfg);
 	struct px_env env = { .send = cb_send, .respond = cb_respond, .log = cb_log, .db = db,
 			      .lcfg = &lcfg, .addr = ip("10.0.0.1"), .t1_ms = 500,
 			      .timer_c_ms = 180000, .dialog_max_ms = 7200000, .max_itx = 64,
