@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "sipfp/config.h"
 #include "sipfp/counters.h"
 #include "sipfp/shm.h"
 #include "sip_logic.h"
@@ -500,4 +501,21 @@ size_t sfp_reply_build(char *out, size_t cap, const struct sfp_logic_cfg *cfg,
 		sfp_puts(&w, d->extra);
 	sfp_puts(&w, "Server: sipfp\r\nContent-Length: 0\r\n\r\n");
 	return w.full ? 0 : w.n;
+}
+
+int sfp_logic_from_config(struct sfp_logic_cfg *l, const struct sfp_config *c, const char *addr,
+			  const uint8_t *secret, size_t secret_len, char *err, size_t errlen)
+{
+	memset(l, 0, sizeof(*l));
+	sfp_auth_keys_init(&l->keys, secret, secret_len, (const uint8_t *)c->nonce_secret_prev,
+			   strlen(c->nonce_secret_prev), c->nonce_lifetime, c->realm);
+	if (sfp_logic_set_algs(l, c->algorithms, err, errlen) < 0 ||
+	    sfp_logic_set_uri_check(l, c->check_digest_uri, err, errlen) < 0)
+		return -1;
+	l->qop = c->qop;
+	l->retry_after = c->retry_after;
+	l->sip_port = (uint16_t)c->sip_port;
+	snprintf(l->addr, sizeof(l->addr), "%s", addr);
+	snprintf(l->domain, sizeof(l->domain), "%s", c->domain);
+	return 0;
 }

@@ -71,6 +71,13 @@ struct sfp_decision {
 /* configuration text to the fields above; 0, or -1 with a message in err */
 int sfp_logic_set_algs(struct sfp_logic_cfg *cfg, const char *list, char *err, size_t errlen);
 int sfp_logic_set_uri_check(struct sfp_logic_cfg *cfg, const char *v, char *err, size_t errlen);
+/* everything above from a configuration and the nonce key in use (the
+ * data plane's workers and the control process's TCP/TLS transport decide
+ * alike from it: one key, one realm, one algorithm list); addr is ours as
+ * text.  0, or -1 with a message in err */
+struct sfp_config;
+int sfp_logic_from_config(struct sfp_logic_cfg *l, const struct sfp_config *c, const char *addr,
+			  const uint8_t *secret, size_t secret_len, char *err, size_t errlen);
 
 void sfp_decide(const struct sfp_logic_cfg *cfg, const struct sfp_sip *m,
 		enum sfp_scan_err err, uint32_t now, bool ctl_ok,

@@ -98,7 +98,22 @@ struct dp {
 	struct dp_worker workers[SFP_MAX_LCORES];
 	uint64_t tsc_hz;
 	volatile bool quit;
+	/* the nonce key in use (config or random), for the shared state */
+	uint8_t nonce_key[SFP_CFG_STR_MAX];
+	uint32_t nonce_key_len;
+	/* the exception path (dp_exc.c): TCP/TLS through the kernel */
+	bool exc;
+	uint16_t exc_port;
+	struct rte_ring *exc_in;  /* workers -> main lcore: segments for the kernel, MP/SC */
+	struct rte_ether_addr exc_mac; /* the kernel side of the TAP */
+	char exc_netns[64];
+	char exc_if[16];
 };
+
+/* the kernel's own local ports in the exception namespace (connections
+ * sipfp dials): TCP to these is handed over too */
+#define DP_EXC_LPORT_LO 40000u
+#define DP_EXC_LPORT_HI 60999u
 
 extern struct dp g_dp;
 
@@ -148,6 +163,20 @@ static inline int dp_media_addr_idx(const struct sfp_media_table *t, uint32_t ip
 void dp_media_relay(struct dp_worker *w, struct rte_mbuf *m, struct rte_ether_hdr *eth,
 		    struct rte_ipv4_hdr *ip, struct rte_udp_hdr *udp, uint32_t ulen, unsigned addr_idx,
 		    struct rte_mbuf **tx, unsigned *ntx, unsigned cap);
+
+/* dp_exc.c: the exception path */
+int dp_exc_init(struct dp *dp, char *err, size_t errlen);
+void dp_exc_fini(struct dp *dp);
+/* a TCP segment for our address: true when taken (queued for the
+ * kernel); false: the caller frees it (counted) */
+bool dp_exc_in(struct dp_worker *w, struct rte_mbuf *m, const struct rte_ipv4_hdr *ip, uint32_t ihl,
+	       struct sfp_rl_entry *(*src_bucket)(struct dp_worker *, uint32_t));
+/* main lcore: both directions; how many frames it moved */
+unsigned dp_exc_poll(struct dp *dp, struct dp_worker *mw, uint64_t now);
+/* dp_main.c: a frame to dst_ip's next hop (resolved, or parked for ARP) */
+void dp_send_routed(struct dp_worker *mw, struct rte_mbuf *m, uint32_t dst_ip, uint64_t now);
+/* dp_admit.c: SFP_OP_AUTH_FAIL from the control process */
+void dp_admit_fail_msg(struct dp *dp, const struct sfp_msg *m);
 
 /* dp_worker.c */
 int dp_worker_main(void *arg);

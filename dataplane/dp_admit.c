@@ -192,3 +192,13 @@ void dp_admit_apply(struct dp *dp, const struct sfp_msg *m, uint64_t now)
 		dp->st->ctl_msgs_bad++;
 	}
 }
+
+/* a failure the control process saw on a TCP/TLS connection: counted by
+ * dp_admit_poll with the workers' own (the same windows, the same bans) */
+void dp_admit_fail_msg(struct dp *dp, const struct sfp_msg *m)
+{
+	struct dp_auth_fail f = { .ip = m->u.adm.ip, .port = m->u.adm.port };
+	memcpy(&f.user_hash, m->u.adm.key, sizeof(f.user_hash));
+	if (rte_ring_enqueue_elem(dp->auth_fail, &f, sizeof(f)))
+		dp->st->stats[dp->n_workers].c[SFP_CNT_FAIL_EVENT_LOST]++;
+}

@@ -148,7 +148,7 @@ static void build_logic_cfg(void)
 	struct sfp_config *c = &g_dp.cfg;
 	struct sfp_logic_cfg *l = &g_dp.lcfg;
 	struct in_addr a;
-	uint8_t secret[64];
+	uint8_t secret[SFP_CFG_STR_MAX];
 	size_t slen;
 
 	if (inet_pton(AF_INET, c->addr, &a) != 1)
@@ -184,32 +184,26 @@ static void build_logic_cfg(void)
 	if (c->nonce_lifetime < 10)
 		die("nonce_lifetime %u: at least 10 seconds", c->nonce_lifetime);
 
-	memset(l, 0, sizeof(*l));
 	if (c->nonce_secret[0]) {
 		slen = strlen(c->nonce_secret);
 		if (slen < 16)
 			die("nonce_secret: at least 16 characters");
-		sfp_auth_keys_init(&l->keys, (const uint8_t *)c->nonce_secret, slen,
-				   (const uint8_t *)c->nonce_secret_prev, strlen(c->nonce_secret_prev),
-				   c->nonce_lifetime, c->realm);
+		memcpy(secret, c->nonce_secret, slen);
 	} else {
-		if (getrandom(secret, sizeof(secret), 0) != (ssize_t)sizeof(secret))
+		slen = 64;
+		if (getrandom(secret, slen, 0) != (ssize_t)slen)
 			die("getrandom: %s", strerror(errno));
-		sfp_auth_keys_init(&l->keys, secret, sizeof(secret),
-				   (const uint8_t *)c->nonce_secret_prev, strlen(c->nonce_secret_prev),
-				   c->nonce_lifetime, c->realm);
 		DP_LOG(NOTICE, "no nonce_secret configured: using a random one; nonces will "
 			       "not survive a restart and other nodes will not accept them");
 	}
-	char err[256];
-	if (sfp_logic_set_algs(l, c->algorithms, err, sizeof(err)) < 0 ||
-	    sfp_logic_set_uri_check(l, c->check_digest_uri, err, sizeof(err)) < 0)
+	char err[256], ip[INET_ADDRSTRLEN];
+	inet_ntop(AF_INET, &g_dp.addr, ip, sizeof(ip));
+	if (sfp_logic_from_config(l, c, ip, secret, slen, err, sizeof(err)))
 		die("%s", err);
-	l->qop = c->qop;
-	l->retry_after = c->retry_after;
-	l->sip_port = (uint16_t)c->sip_port;
-	inet_ntop(AF_INET, &g_dp.addr, l->addr, sizeof(l->addr));
-	snprintf(l->domain, sizeof(l->domain), "%s", c->domain);
+	/* for the shared state (objects_init): the control process decides
+	 * TCP/TLS messages with the same key */
+	memcpy(g_dp.nonce_key, secret, slen);
+	g_dp.nonce_key_len = (uint32_t)slen;
 }
 
 /* ---- telemetry --------------------------------------------------------------- */
@@ -480,28 +474,45 @@ static void arp_poll(struct dp_worker *mw, uint64_t now)
 	sfp_arp_tick(g_dp.arp, now, arp_ask, arp_drop, mw);
 }
 
+/* a frame with our source MAC, to dst_ip's next hop: sent when the
+ * neighbour is known, otherwise kept until ARP answers (RFC 1122
+ * 2.3.2.2: bounded) */
+void dp_send_routed(struct dp_worker *mw, struct rte_mbuf *m, uint32_t dst_ip, uint64_t now)
+{
+	uint32_t nh = sfp_arp_next_hop(g_dp.arp, dst_ip);
+	if (!nh) {
+		mw->cnt[SFP_CNT_NO_ROUTE]++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	const uint8_t *mac = sfp_arp_lookup(g_dp.arp, nh, now);
+	if (mac) {
+		arp_send(mw, m, mac);
+		return;
+	}
+	switch (sfp_arp_park(g_dp.arp, nh, m, now)) {
+	case SFP_ARPQ_QUEUED_ASK:
+		arp_ask(mw, nh);
+		break;
+	case SFP_ARPQ_QUEUED:
+		break;
+	case SFP_ARPQ_FULL:
+		mw->cnt[SFP_CNT_ARP_QUEUE_FULL]++;
+		rte_pktmbuf_free(m);
+		break;
+	}
+}
+
 static void ctl_send(struct dp_worker *mw, const struct sfp_sip_meta *mt, const char *payload)
 {
 	struct rte_mbuf *tx[64];
 	unsigned n = 0;
 	struct rte_ether_addr dst;
-	uint32_t nh = 0;
 	uint64_t now = dp_now_ms();
 
 	/* a MAC from the control process (the one a request came from) is
-	 * used as is; otherwise the next hop is resolved here */
+	 * used as is; otherwise the next hop is resolved per frame */
 	memcpy(dst.addr_bytes, mt->mac, 6);
-	if (rte_is_zero_ether_addr(&dst)) {
-		nh = sfp_arp_next_hop(g_dp.arp, mt->dst_ip);
-		if (!nh) {
-			mw->cnt[SFP_CNT_NO_ROUTE]++;
-			return;
-		}
-		const uint8_t *mac = sfp_arp_lookup(g_dp.arp, nh, now);
-		if (mac)
-			memcpy(dst.addr_bytes, mac, 6);
-	}
-	/* unresolved, the frames are built with a zero MAC, set on release */
 	if (dp_udp_frames(mw, &dst, mt->dst_ip, mt->dst_port, payload, mt->total_len, tx, &n, 64)) {
 		mw->cnt[SFP_CNT_CTL_TX_DROP]++;
 		return;
@@ -510,20 +521,8 @@ static void ctl_send(struct dp_worker *mw, const struct sfp_sip_meta *mt, const 
 		main_tx(mw, tx, n);
 		return;
 	}
-	/* RFC 1122 2.3.2.2: keep what waits for a resolution, bounded */
-	for (unsigned i = 0; i < n; i++) {
-		switch (sfp_arp_park(g_dp.arp, nh, tx[i], now)) {
-		case SFP_ARPQ_QUEUED_ASK:
-			arp_ask(mw, nh);
-			break;
-		case SFP_ARPQ_QUEUED:
-			break;
-		case SFP_ARPQ_FULL:
-			mw->cnt[SFP_CNT_ARP_QUEUE_FULL]++;
-			rte_pktmbuf_free(tx[i]);
-			break;
-		}
-	}
+	for (unsigned i = 0; i < n; i++)
+		dp_send_routed(mw, tx[i], mt->dst_ip, now);
 }
 
 static void poll_ctl_ring(struct dp_worker *mw)
@@ -540,6 +539,8 @@ static void poll_ctl_ring(struct dp_worker *mw)
 		if (m.h.op != SFP_OP_SIP_TX) {
 			if (m.h.op == SFP_OP_SEG)
 				g_dp.st->ctl_msgs_bad++; /* a segment without its head */
+			else if (m.h.op == SFP_OP_AUTH_FAIL)
+				dp_admit_fail_msg(&g_dp, &m);
 			else if (m.h.op == SFP_OP_MEDIA_SET || m.h.op == SFP_OP_MEDIA_DEL)
 				dp_media_apply(&g_dp, &m, dp_now_ms());
 			else if (m.h.op >= SFP_OP_BAN_ADD)
@@ -614,6 +615,7 @@ static void main_loop(void)
 				  rte_ring_count(g_dp.auth_fail);
 		poll_ctl_ring(mw);
 		uint64_t dnow = dp_now_ms();
+		before += dp_exc_poll(&g_dp, mw, dnow);
 		arp_poll(mw, dnow);
 		dp_admit_poll(&g_dp, dnow, mw->cnt);
 		if (dnow - last_sec >= 1000) {
@@ -626,8 +628,10 @@ static void main_loop(void)
 			housekeeping(now);
 			last = now;
 		}
+		/* idle: with TCP connections through the kernel, every sleep
+		 * here is added to their round trips */
 		if (!before)
-			usleep(1000);
+			usleep(g_dp.exc ? 100 : 1000);
 	}
 }
 
@@ -679,6 +683,13 @@ int main(int argc, char **argv)
 		die("credential table: %s", rte_strerror(rte_errno));
 	workers_init();
 	port_init();
+	char xerr[256];
+	if (dp_exc_init(&g_dp, xerr, sizeof(xerr)))
+		die("%s", xerr);
+	memcpy(g_dp.st->nonce_key, g_dp.nonce_key, g_dp.nonce_key_len);
+	g_dp.st->nonce_key_len = g_dp.nonce_key_len;
+	snprintf(g_dp.st->exc_netns, sizeof(g_dp.st->exc_netns), "%s", g_dp.exc ? g_dp.exc_netns : "");
+	g_dp.st->exc_ready = g_dp.exc;
 	if (rte_pdump_init())
 		DP_LOG(WARNING, "pdump not available: dpdk-dumpcap will not attach");
 	rte_telemetry_register_cmd("/sipfp/stats", tm_stats,
@@ -708,6 +719,7 @@ int main(int argc, char **argv)
 	rte_eal_mp_wait_lcore();
 	/* give every mbuf back before counting, so the figure is a leak check:
 	 * the port's descriptors, datagrams under reassembly, queued frames */
+	dp_exc_fini(&g_dp);
 	rte_eth_dev_stop(g_dp.port);
 	rte_eth_dev_close(g_dp.port);
 	for (unsigned k = 0; k < g_dp.n_workers; k++) {

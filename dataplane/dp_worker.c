@@ -408,6 +408,12 @@ static bool handle_icmp(struct dp_worker *w, struct rte_mbuf *m, struct rte_ethe
 	return true;
 }
 
+/* the rate-limit entry of a source, or NULL with limits off */
+static struct sfp_rl_entry *src_bucket(struct dp_worker *w, uint32_t ip)
+{
+	return limits_on(w) ? sfp_rl_get(w->rl, ip, (uint32_t)w->now_ms, &w->rll) : NULL;
+}
+
 /* consume m: free it, reuse it for a reply, or keep it for reassembly */
 static void process(struct dp_worker *w, struct rte_mbuf *m, struct rte_mbuf **tx, unsigned *ntx)
 {
@@ -505,6 +511,12 @@ static void process(struct dp_worker *w, struct rte_mbuf *m, struct rte_mbuf **t
 
 	if (ip->next_proto_id == IPPROTO_ICMP) {
 		if (handle_icmp(w, m, eth, ip, ihl, tx, ntx))
+			return;
+		goto free;
+	}
+	/* TCP (SIP over TCP/TLS): to the kernel, through the main lcore */
+	if (ip->next_proto_id == IPPROTO_TCP && g_dp.exc && ip->dst_addr == g_dp.addr) {
+		if (dp_exc_in(w, m, ip, ihl, src_bucket))
 			return;
 		goto free;
 	}

@@ -82,7 +82,22 @@
 	_(store,             STR,  "sqlite",     "sqlite (one node, db_path) or postgresql (shared by several nodes, pg_conninfo)") \
 	_(pg_conninfo,       STR,  "",           "libpq connection string of the PostgreSQL store, e.g. host=db1 dbname=sipfp user=sipfp") \
 	_(peers,             STR,  "",           "the other nodes' IPv4 addresses, comma-separated: their INVITEs for phones registered here are taken without a challenge") \
-	_(journal_max,       U32,  "10000",      "REGISTER writes kept in memory while the store is unreachable, replayed in order when it is back; past it REGISTER gets 503")
+	_(journal_max,       U32,  "10000",      "REGISTER writes kept in memory while the store is unreachable, replayed in order when it is back; past it REGISTER gets 503") \
+	_(tcp,               BOOL, "yes",        "SIP over TCP on sip_port (and TLS on tls_port), through the kernel exception path (RFC 3261 18)") \
+	_(exc_netns,         STR,  "",           "network namespace of the exception interface that carries addr for TCP/TLS (empty: sipfp-FILEPREFIX)") \
+	_(tls_port,          U32,  "5061",       "TCP port for SIP over TLS (RFC 3261 26.2); listened on when tls_cert and tls_key are set") \
+	_(tls_cert,          STR,  "",           "PEM certificate chain of sipfp's TLS listener (empty: no TLS)") \
+	_(tls_key,           STR,  "",           "PEM private key of tls_cert") \
+	_(tls_min_version,   STR,  "TLSv1.2",    "oldest TLS version accepted or offered: TLSv1.2 or TLSv1.3") \
+	_(tls_ciphers,       STR,  "",           "OpenSSL cipher list for TLS 1.2 (empty: OpenSSL's default)") \
+	_(tls_ca,            STR,  "",           "PEM CA file: client certificates (tls_verify_client) and servers sipfp connects to (empty: the system store)") \
+	_(tls_verify_client, BOOL, "no",         "require a client certificate signed by tls_ca") \
+	_(tcp_max_conns,     U32,  "4096",       "TCP and TLS connections held at most; more are refused (closed at accept)") \
+	_(tcp_max_per_source, U32, "64",         "connections one source address may hold (0: no cap)") \
+	_(tcp_idle_timeout_s, U32, "900",        "a connection silent this long is closed (clients keep theirs with CRLF pings, RFC 5626)") \
+	_(tcp_header_timeout_ms, U32, "5000",    "a message's header section must be complete this long after its first byte (slowloris)") \
+	_(tcp_max_msg,       U32,  "65535",      "largest SIP message on a stream; larger gets 513 and the connection closed") \
+	_(tls_handshakes_per_source, U32, "20",  "TLS handshakes per second one source address may start (0: no limit)")
 
 #define SFP_CFG_T_STR  char
 #define SFP_CFG_T_U32  uint32_t

@@ -97,7 +97,15 @@
 	_(BAN_AUTO,           "bans_added",            "sources banned for failed authentications") \
 	_(BAN_ALLOWED,        "bans_spared",           "bans not set: source on the allow list") \
 	_(BAN_FULL,           "bans_table_full",       "bans not set: ban table full") \
-	_(BAN_EXPIRED,        "bans_expired",          "bans that ran out")
+	_(BAN_EXPIRED,        "bans_expired",          "bans that ran out") \
+	_(EXC_IN,             "exc_to_kernel",         "TCP segments for SIP/TLS handed to the exception interface (kernel TCP)") \
+	_(EXC_IN_FULL,        "drop_exc_queue_full",   "TCP segments dropped: queue to the main lcore full") \
+	_(EXC_BANNED,         "drop_exc_banned",       "TCP segments dropped before the kernel: source banned") \
+	_(EXC_SYN_RATE,       "drop_exc_syn_rate",     "TCP connection attempts (SYN) dropped: source over ood_rate") \
+	_(EXC_PORT,           "drop_tcp_port",         "TCP dropped: not a SIP port and no connection of sipfp's own") \
+	_(EXC_OUT,            "exc_from_kernel",       "frames the kernel sent out of the exception interface, sent on the port") \
+	_(EXC_OUT_OTHER,      "drop_exc_other",        "frames from the exception interface dropped: not IPv4 from our address") \
+	_(EXC_TX_FULL,        "drop_exc_tx_full",      "segments for the kernel dropped: exception interface queue full")
 
 enum sfp_counter {
 #define SFP_CNT_ENUM(e, n, h) SFP_CNT_##e,

@@ -16,6 +16,7 @@
 
 #include <stdint.h>
 #include "sipfp/admit.h"
+#include "sipfp/config.h"
 #include "sipfp/counters.h"
 #include "sipfp/media.h"
 
@@ -26,7 +27,7 @@
 #define SFP_RING_FROM_CTL   "sipfp_from_ctl"   /* control -> dp main lcore, SP/SC */
 
 #define SFP_STATE_MAGIC     0x7369706670737431ULL /* "sipfpst1" */
-#define SFP_STATE_VERSION   3u
+#define SFP_STATE_VERSION   4u
 #define SFP_MSG_VERSION     1u
 
 #define SFP_MAX_LCORES      64
@@ -62,7 +63,14 @@ enum sfp_op {
 	/* control -> data plane: media flows (u.media, media.h) */
 	SFP_OP_MEDIA_SET = 14,  /* install or update the flow of one local port */
 	SFP_OP_MEDIA_DEL = 15,  /* remove it */
+	/* control -> data plane (u.adm): a failed authentication the control
+	 * process saw on a TCP/TLS connection, counted for brute-force bans
+	 * exactly like a worker's (ip, port; key[0..8): the user's hash) */
+	SFP_OP_AUTH_FAIL = 16,
 };
+
+/* where a SIP message came from or goes (sfp_sip_meta.transport) */
+enum sfp_transport { SFP_TP_UDP = 0, SFP_TP_TCP = 1, SFP_TP_TLS = 2 };
 
 /* SIP_RX flags */
 #define SFP_RXF_RESPONSE   0x01u
@@ -95,7 +103,9 @@ struct sfp_sip_meta {
 	uint16_t lcore;
 	uint16_t flags;     /* SFP_RXF_* */
 	uint8_t mac[6];     /* RX: the sender's MAC; TX: next hop (zero: resolve) */
-	uint16_t rsvd;
+	uint8_t transport;  /* enum sfp_transport: UDP over the ring; TCP/TLS only
+			     * inside the control process (its connections) */
+	uint8_t rsvd;
 	uint32_t total_len; /* SIP payload bytes across all segments */
 	uint64_t rx_ms;     /* wall clock at reception, milliseconds */
 	char user[SFP_USER_MAX]; /* authenticated user (AUTH_OK), NUL padded */
@@ -186,6 +196,17 @@ struct sfp_state {
 	volatile uint64_t ctl_heartbeat_ms;
 	volatile uint32_t ctl_pid;
 	volatile uint32_t ctl_rsvd;
+
+	/* the nonce key the workers use (config nonce_secret, or the random
+	 * one of this start): the control process checks credentials that
+	 * come over TCP/TLS with the same key, so a nonce from either works */
+	uint8_t nonce_key[SFP_CFG_STR_MAX];
+	uint32_t nonce_key_len;
+	/* the exception path (tcp = yes): the kernel interface carrying addr
+	 * lives in this network namespace; the control process opens its
+	 * TCP/TLS sockets there */
+	volatile uint32_t exc_ready;
+	char exc_netns[64];
 
 	/* the effective configuration, as text, for `sipfpctl config show` */
 	char config_text[8192];
