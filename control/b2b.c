@@ -292,9 +292,17 @@ static void copy_e2e(struct sfp_wbuf *w, const char *p, const struct sfp_sip *m)
 			}
 }
 
-static void put_contact(struct sfp_wbuf *w)
+/* our Contact on a leg: the transport that leg uses, so the far end's
+ * requests come back on it */
+static void put_contact(struct sfp_wbuf *w, uint8_t tp)
 {
-	px_putf(w, "Contact: <sip:%s:%u>\r\n", px_e.lcfg->addr, px_e.lcfg->sip_port);
+	px_putf(w, "Contact: <sip:%s:%u%s>\r\n", px_e.lcfg->addr, px_tp_port(tp), px_tp_param(tp));
+}
+
+/* the transport a leg is reached on: a connection from its address, or UDP */
+static uint8_t leg_tp(const struct b2b_leg *l)
+{
+	return px_out_tp(l->ip, l->port);
 }
 
 static const char allow[] = "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, NOTIFY, MESSAGE\r\n";
@@ -326,7 +334,7 @@ static void leg_request(struct sfp_wbuf *w, const struct b2b_leg *l, const char 
 			const char *branch, int max_fwd)
 {
 	px_putf(w, "%s %s SIP/2.0\r\n", method, l->target);
-	px_putf(w, "Via: SIP/2.0/UDP %s:%u;branch=%s\r\n", px_e.lcfg->addr, px_e.lcfg->sip_port, branch);
+	px_put_via(w, leg_tp(l), branch);
 	px_putf(w, "Max-Forwards: %d\r\nFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %u %s\r\n", max_fwd,
 		l->local, l->remote, l->call_id, cseq, method);
 	if (l->route[0])
@@ -376,7 +384,7 @@ static void leg_response_head(struct sfp_wbuf *w, const struct sfp_sip_meta *omt
 	sfp_putstr(w, o->cseq);
 	sfp_puts(w, "\r\n");
 	if (code > 100 && code < 300 && (o->method == SFP_M_INVITE || o->method == SFP_M_UPDATE))
-		put_contact(w);
+		put_contact(w, omt->transport);
 }
 
 static void reply_to(const struct sfp_sip_meta *omt, const struct sfp_sip *o, const char *out, size_t n)
@@ -617,8 +625,9 @@ static void new_call(const struct sfp_sip_meta *mt, const char *p, const struct 
 		snprintf(br, sizeof(br), "%s.%u", br0, k);
 		struct sfp_wbuf w = { obuf, 0, sizeof(obuf), false };
 		snprintf(b->target, sizeof(b->target), "%s", bs[k]->b.contact);
+		px_reach(&bs[k]->b, &b->ip, &b->port);
 		leg_request(&w, b, "INVITE", b->local_cseq, br, mf < 0 ? 0 : mf);
-		put_contact(&w);
+		put_contact(&w, leg_tp(b));
 		px_putf(&w, "Supported: timer\r\nSession-Expires: %u\r\nMin-SE: %u\r\n%s", b->se, px_e.min_se, allow);
 		copy_e2e(&w, p, m);
 		size_t n = px_put_body(&w, body);
@@ -669,7 +678,7 @@ static void relay_request(struct b2b_call *c, unsigned x, const struct sfp_sip_m
 	leg_request(&w, ly, method, cseq, br, mf < 0 ? 0 : mf);
 	bool refresh = m->method == SFP_M_INVITE || m->method == SFP_M_UPDATE;
 	if (refresh) {
-		put_contact(&w);
+		put_contact(&w, leg_tp(ly));
 		put_se_request(&w, ly);
 	}
 	copy_e2e(&w, p, m);
@@ -1010,7 +1019,7 @@ static void invite_response(struct b2b_call *c, struct itx *t, const struct sfp_
 			px_cstr(b->target, sizeof(b->target), f.ruri);
 			struct sfp_wbuf w = { obuf, 0, sizeof(obuf), false };
 			leg_request(&w, b, "INVITE", b->local_cseq, br, f.max_forwards >= 0 ? f.max_forwards : 69);
-			put_contact(&w);
+			put_contact(&w, leg_tp(b));
 			px_putf(&w, "Supported: timer\r\nSession-Expires: %u\r\nMin-SE: %u\r\n%s", b->se, b->se, allow);
 			copy_e2e(&w, t->fwd, &f);
 			size_t n = px_put_body(&w, f.body);

@@ -45,6 +45,7 @@
 #include "sipfp/config.h"
 #include "sipfp/shm.h"
 #include "store.h"
+#include "transport.h"
 
 #define LOG(fmt, ...) do { \
 	fprintf(stderr, "sipfp-control: " fmt "\n", ##__VA_ARGS__); \
@@ -60,7 +61,15 @@
 	_(rx_responses, "responses received") \
 	_(tx_msgs, "SIP messages sent through the data plane") \
 	_(tx_full, "SIP messages not sent: ring to the data plane full") \
-	_(cred_pushed, "credential updates pushed to the data plane")
+	_(cred_pushed, "credential updates pushed to the data plane") \
+	_(stream_auth_ok, "TCP/TLS: credentials verified") \
+	_(stream_auth_fail, "TCP/TLS: credentials rejected (reported to the data plane for bans)") \
+	_(stream_challenges, "TCP/TLS: 401/407 challenges sent") \
+	_(stream_replies, "TCP/TLS: requests answered statelessly (OPTIONS 200, 4xx, 503)") \
+	_(stream_absorbed, "TCP/TLS: messages absorbed or dropped by the fast path's rules (ACK to a challenge, unparseable)") \
+	_(stream_ua_blocked, "TCP/TLS: messages dropped: User-Agent on the blocklist") \
+	_(stream_handoff, "TCP/TLS: messages handed to the registrar/proxy") \
+	_(stream_no_conn, "responses for a TCP/TLS request not sent: its connection is gone")
 
 static struct {
 #define F(n, h) uint64_t n;
@@ -78,6 +87,14 @@ static struct {
 	int lfd;
 	uint32_t gen;
 	struct sfp_logic_cfg lcfg;     /* for reply building: tags, realm */
+	/* SIP over TCP/TLS (transport.c): decided as the fast path decides,
+	 * with the data plane's nonce key */
+	bool tp;
+	struct sfp_logic_cfg tcfg;
+	struct sfp_ua_list ua;
+	uint32_t nonce_sec, nonce_seq;
+	char nonce[SFP_NONCE_LEN];
+	char tx[SFP_SIP_MAX + 1];
 	volatile bool quit;
 	char *rxbuf;
 	char node_id[48];              /* ADDR:PORT */
@@ -234,6 +251,12 @@ static void respond(const struct sfp_sip_meta *mt, const struct sfp_sip *m, uint
 	size_t n = sfp_reply_build(out, sizeof(out), &C.lcfg, m, &d, &rc);
 	if (!n)
 		return;
+	/* over a connection: back down it (RFC 3261 18.2.2) */
+	if (mt->transport != SFP_TP_UDP) {
+		if (tp_send(mt->src_ip, mt->src_port, out, n))
+			cnt.stream_no_conn++;
+		return;
+	}
 	sfp_reply_dest(m, mt->src_port, &port);
 	sip_send(mt, port, out, (uint32_t)n);
 }
@@ -242,9 +265,19 @@ static void respond(const struct sfp_sip_meta *mt, const struct sfp_sip *m, uint
 static void px_send(uint32_t ip, uint16_t port, const char *p, uint32_t len)
 {
 	struct sfp_sip_meta to;
+	/* a connection from ip:port is the way to it (RFC 5923's alias, the
+	 * NAT binding a phone registered over) */
+	if (tp_send(ip, port, p, len) == 0)
+		return;
 	memset(&to, 0, sizeof(to));
 	to.src_ip = ip;
 	sip_send(&to, port, p, len);
+}
+
+static int px_transport_of(uint32_t ip, uint16_t port)
+{
+	int t = tp_transport(ip, port);
+	return t < 0 ? SFP_TP_UDP : t;
 }
 
 static void px_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -274,6 +307,154 @@ static void handle_sip(const struct sfp_sip_meta *dmt, const char *p, uint32_t l
 	else
 		cnt.rx_responses++;
 	px_rx(mt, p, &m);
+}
+
+/* ---- SIP over TCP/TLS: the fast path's decisions, then the proxy --------------------- */
+
+static const struct sfp_ha1 *stream_creds(void *ctx, struct sfp_str user)
+{
+	static struct sfp_ha1 h;
+	char name[SFP_USER_MAX], realm[SFP_CFG_STR_MAX];
+	(void)ctx;
+	if (!user.n || user.n >= sizeof(name))
+		return NULL;
+	memcpy(name, user.p, user.n);
+	name[user.n] = '\0';
+	if (store_user_get(C.db, name, realm, &h) != 1 || strcmp(realm, C.realm))
+		return NULL;
+	return &h;
+}
+
+static void stream_reply(const struct tp_peer *from, const struct sfp_sip *m, const struct sfp_decision *d)
+{
+	uint32_t now_s = (uint32_t)(now_ms() / 1000);
+	if (now_s != C.nonce_sec) {
+		/* one nonce a second, as a worker makes them; the index 0xfe
+		 * is no worker's, so the two never coincide */
+		C.nonce_sec = now_s;
+		sfp_nonce_make(&C.tcfg.keys, now_s, (0xfeu << 16) | (C.nonce_seq++ & 0xffff), C.nonce);
+	}
+	struct sfp_reply_ctx rc = { .src_ip = from->ip, .src_port = from->port, .nonce = C.nonce };
+	size_t n = sfp_reply_build(C.tx, sizeof(C.tx), &C.tcfg, m, d, &rc);
+	if (n && tp_send(from->ip, from->port, C.tx, n))
+		cnt.stream_no_conn++;
+}
+
+static void stream_message(const struct tp_peer *from, const char *p, size_t len)
+{
+	struct sfp_sip m;
+	struct sfp_decision d;
+	enum sfp_scan_err err = sfp_scan(p, len, &m);
+
+	if (m.user_agent.p && sfp_ua_match(&C.ua, m.user_agent.p, m.user_agent.n)) {
+		cnt.stream_ua_blocked++;
+		return;
+	}
+	sfp_decide(&C.tcfg, &m, err, (uint32_t)(now_ms() / 1000), true, stream_creds, NULL, &d);
+	if (d.auth_counter == SFP_CNT_AUTH_OK)
+		cnt.stream_auth_ok++;
+	if (d.auth_counter == SFP_CNT_AUTH_FAIL) {
+		/* counted for bans where the workers' failures are: the source
+		 * address (a TCP source port names a connection, not a phone) */
+		struct sfp_msg am;
+		msg_head(&am, SFP_OP_AUTH_FAIL);
+		am.u.adm.ip = from->ip;
+		uint64_t uh = sfp_user_hash(d.user.p, d.user.n);
+		memcpy(am.u.adm.key, &uh, sizeof(uh));
+		cnt.stream_auth_fail++;
+		if (push(&am, 1))
+			cnt.tx_full++;
+	}
+	switch (d.act) {
+	case SFP_ACT_DROP:
+	case SFP_ACT_ABSORB:
+		cnt.stream_absorbed++;
+		return;
+	case SFP_ACT_REPLY:
+		if (d.code == 401 || d.code == 407)
+			cnt.stream_challenges++;
+		else
+			cnt.stream_replies++;
+		stream_reply(from, &m, &d);
+		return;
+	case SFP_ACT_HANDOFF:
+		break;
+	}
+	if (d.flags & SFP_D_TRYING) {
+		struct sfp_decision t = { .act = SFP_ACT_REPLY, .code = 100, .reason = "Trying" };
+		stream_reply(from, &m, &t);
+	}
+	struct sfp_sip_meta mt;
+	memset(&mt, 0, sizeof(mt));
+	mt.src_ip = from->ip;
+	mt.src_port = from->port;
+	mt.transport = from->transport;
+	mt.flags = d.rx_flags | ((d.flags & SFP_D_TRYING) ? SFP_RXF_TRYING : 0);
+	if (d.user.n && d.user.n < SFP_USER_MAX)
+		memcpy(mt.user, d.user.p, d.user.n);
+	cnt.stream_handoff++;
+	if (m.method == SFP_M_REGISTER && mt.user[0])
+		tp_set_user(from->ip, from->port, mt.user);
+	handle_sip(&mt, p, (uint32_t)len);
+}
+
+/* a message a stream cannot carry on from: answered if it is a request
+ * whose header section can be read, then the connection is closed */
+static void stream_frame_error(const struct tp_peer *from, const char *hdr, size_t len, int code,
+			       const char *reason)
+{
+	struct sfp_sip m;
+	if (sfp_scan(hdr, len, &m) != SFP_SE_OK && !m.request)
+		return;
+	if (!m.request || m.method == SFP_M_ACK)
+		return;
+	struct sfp_decision d = { .act = SFP_ACT_REPLY, .code = (uint16_t)code, .reason = reason };
+	stream_reply(from, &m, &d);
+}
+
+static void stream_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void stream_log(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vlog(fmt, ap);
+	va_end(ap);
+}
+
+static void stream_init(void)
+{
+	char err[512];
+	struct sfp_config c = C.cfg;
+	C.tp = false;
+	if (!C.cfg.tcp)
+		return;
+	if (!C.st->exc_ready) {
+		LOG("transport: the data plane has no exception path (started with tcp = no?): UDP only");
+		return;
+	}
+	snprintf(c.realm, sizeof(c.realm), "%s", C.realm);
+	if (C.st->nonce_key_len > sizeof(C.st->nonce_key))
+		die("data plane state: nonce key of %u bytes", C.st->nonce_key_len);
+	if (sfp_logic_from_config(&C.tcfg, &c, C.lcfg.addr, C.st->nonce_key, C.st->nonce_key_len, err,
+				  sizeof(err)))
+		die("%s", err);
+	if (sfp_ua_parse(&C.ua, C.cfg.ua_block, err, sizeof(err)))
+		die("ua_block: %s", err);
+	struct tp_cfg tc = {
+		.sip_port = (uint16_t)C.cfg.sip_port, .tls_port = (uint16_t)C.cfg.tls_port,
+		.tls_cert = C.cfg.tls_cert, .tls_key = C.cfg.tls_key, .tls_ca = C.cfg.tls_ca,
+		.tls_ciphers = C.cfg.tls_ciphers, .tls_min_version = C.cfg.tls_min_version,
+		.tls_verify_client = C.cfg.tls_verify_client,
+		.max_conns = C.cfg.tcp_max_conns, .max_per_source = C.cfg.tcp_max_per_source,
+		.idle_timeout_ms = C.cfg.tcp_idle_timeout_s * 1000,
+		.header_timeout_ms = C.cfg.tcp_header_timeout_ms, .max_msg = C.cfg.tcp_max_msg,
+		.tls_hs_per_source = C.cfg.tls_handshakes_per_source,
+	};
+	snprintf(tc.netns, sizeof(tc.netns), "%s", C.st->exc_netns);
+	struct tp_ops ops = { .message = stream_message, .frame_error = stream_frame_error, .log = stream_log };
+	if (tp_init(&tc, &ops, err, sizeof(err)))
+		die("%s", err);
+	C.tp = true;
 }
 
 /*
@@ -497,6 +678,10 @@ static void stats(struct out *o)
 #define P(n, h) oprintf(o, "ctl_%s\t%lu\n", #n, (unsigned long)cnt.n);
 	CTL_COUNTERS(P)
 #undef P
+	oprintf(o, "connections\t%u\n", tp_count());
+#define TPP(n, h) oprintf(o, "conn_%s\t%lu\n", #n, (unsigned long)tp_cnt.n);
+	TP_COUNTERS(TPP)
+#undef TPP
 }
 
 /* ---- admission control: sipfpctl ban | allow | limit ------------------------------- */
@@ -956,6 +1141,19 @@ static void out_row(void *ctx, const char *line)
 	oprintf(ctx, "%s\n", line);
 }
 
+static void conn_row(void *ctx, const struct tp_info *i)
+{
+	char a[INET_ADDRSTRLEN], tls[96] = "-";
+	inet_ntop(AF_INET, &i->ip, a, sizeof(a));
+	if (i->tls_version)
+		snprintf(tls, sizeof(tls), "%s/%s", i->tls_version, i->tls_cipher ? i->tls_cipher : "?");
+	oprintf(ctx, "%s:%u\t%s\t%s\t%s\t%lu\t%lu\t%lu\t%lu\t%lu\t%lu\t%s\n", a, i->port,
+		i->transport == SFP_TP_TLS ? "tls" : "tcp", i->outbound ? "out" : "in", tls,
+		(unsigned long)(i->age_ms / 1000), (unsigned long)(i->idle_ms / 1000),
+		(unsigned long)i->bytes_in, (unsigned long)i->bytes_out, (unsigned long)i->msgs_in,
+		(unsigned long)i->msgs_out, i->user[0] ? i->user : "-");
+}
+
 static int command(char **w, int nw, char *payload, struct out *o, char *err, size_t errlen)
 {
 	if (nw >= 3 && !strcmp(w[0], "user") && !strcmp(w[1], "add")) {
@@ -1061,6 +1259,12 @@ static int command(char **w, int nw, char *payload, struct out *o, char *err, si
 		px_dialog_list(out_row, o, now_ms());
 		return 0;
 	}
+	if (nw == 2 && !strcmp(w[0], "conn") && !strcmp(w[1], "list")) {
+		oprintf(o, "peer\ttransport\tdirection\ttls\tage_s\tidle_s\tbytes_in\tbytes_out\t"
+			   "msgs_in\tmsgs_out\tuser\n");
+		tp_each(conn_row, o);
+		return 0;
+	}
 	if (nw >= 1 && !strcmp(w[0], "ban"))
 		return cmd_ban(w, nw, o, err, errlen);
 	if (nw >= 1 && !strcmp(w[0], "allow"))
@@ -1068,7 +1272,7 @@ static int command(char **w, int nw, char *payload, struct out *o, char *err, si
 	if (nw >= 1 && !strcmp(w[0], "limit"))
 		return cmd_limit(w, nw, o, err, errlen);
 	snprintf(err, errlen, "unknown command (try: user add|del|list|import, stats, config show, "
-			      "reg list, dialog list, media list, node list, ban list|add|del, allow list|add|del, "
+			      "reg list, dialog list, media list, node list, conn list, ban list|add|del, allow list|add|del, "
 			      "limit show|set|reset)");
 	return -1;
 }
@@ -1294,7 +1498,8 @@ int main(int argc, char **argv)
 		.media_timeout_ms = C.cfg.media_timeout_s * 1000,
 		.media_hold_timeout_ms = C.cfg.media_hold_timeout_s * 1000,
 		.session_expires = C.cfg.session_expires, .min_se = C.cfg.min_se,
-		.journal_max = C.cfg.journal_max,
+		.journal_max = C.cfg.journal_max, .transport_of = px_transport_of,
+		.tls_port = (uint16_t)(C.cfg.tcp && C.cfg.tls_cert[0] ? C.cfg.tls_port : 0),
 	};
 	snprintf(C.node_id, sizeof(C.node_id), "%.31s:%u", C.cfg.addr, C.cfg.sip_port);
 	snprintf(pe.node_id, sizeof(pe.node_id), "%s", C.node_id);
@@ -1344,6 +1549,7 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
 	socket_init();
+	stream_init();
 
 	C.st->ctl_pid = (uint32_t)getpid();
 	C.st->ctl_heartbeat_ms = now_ms();
@@ -1377,12 +1583,16 @@ int main(int argc, char **argv)
 		px_tick(now);
 		unsigned pending = rte_ring_count(C.to_ctl);
 		poll_rx();
-		struct pollfd pfd[2] = { { C.lfd, POLLIN, 0 }, { store_news_fd(C.db), POLLIN, 0 } };
-		if (poll(pfd, pfd[1].fd >= 0 ? 2 : 1, pending ? 0 : 5) > 0 && (pfd[0].revents & POLLIN)) {
+		/* the store's news fd may be -1 (SQLite): poll ignores it */
+		struct pollfd pfd[3] = { { C.lfd, POLLIN, 0 }, { store_news_fd(C.db), POLLIN, 0 },
+					 { tp_fd(), POLLIN, 0 } };
+		if (poll(pfd, 3, pending ? 0 : 5) > 0 && (pfd[0].revents & POLLIN)) {
 			int fd = accept4(C.lfd, NULL, NULL, SOCK_CLOEXEC);
 			if (fd >= 0)
 				serve_client(fd);
 		}
+		if (C.tp)
+			tp_poll(now_ms());
 		if (pfd[1].fd >= 0 && (pfd[1].revents || now - last_news >= 1000)) {
 			(void)store_news(C.db, on_news, NULL);
 			last_news = now;
@@ -1400,6 +1610,8 @@ int main(int argc, char **argv)
 	 * successor answers it; a stop for good costs ctl_timeout_ms of that,
 	 * then the data plane answers 503.  When the data plane is gone there
 	 * is nobody to tell. */
+	if (C.tp)
+		tp_fini();
 	close(C.lfd);
 	(void)unlink(C.cfg.ctl_socket);
 	store_close(C.db);

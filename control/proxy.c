@@ -69,7 +69,11 @@ static bool put_nated_contact(struct sfp_wbuf *w, const struct px_rawh *h, const
 	struct sfp_str uri = px_addr_uri(v, NULL);
 	struct sfp_uri_parts up;
 	uint32_t ip;
-	if (!uri.p || sfp_uri_parse(uri, &up) < 0 || !px_ip4(up.host, &ip) || ip == mt->src_ip)
+	/* over a connection, the connection is the way back whatever the
+	 * Contact says (the phone's listening port is not reachable behind
+	 * NAT; RFC 5626's flow): it names the connection's far end */
+	if (!uri.p || sfp_uri_parse(uri, &up) < 0 || !px_ip4(up.host, &ip) ||
+	    (ip == mt->src_ip && mt->transport == SFP_TP_UDP))
 		return false;
 	/* the host and its :port, then whatever follows them in the URI */
 	const char *hp_end = up.host.p + up.host.n;
@@ -89,18 +93,37 @@ static bool put_nated_contact(struct sfp_wbuf *w, const struct px_rawh *h, const
 	return true;
 }
 
+/*
+ * Our Record-Route (16.6 step 4).  One entry when both sides use UDP; when
+ * a side uses TCP or TLS, two (RFC 5658 double record-routing): the top one
+ * names the transport the callee reaches us on, the other the caller's, so
+ * each side's route set starts with the entry for its own transport.
+ */
+static void put_record_route(struct sfp_wbuf *w, uint8_t in_tp, uint8_t out_tp)
+{
+	if (in_tp == SFP_TP_UDP && out_tp == SFP_TP_UDP) {
+		px_putf(w, "Record-Route: <sip:%s:%u;lr>\r\n", px_e.lcfg->addr, px_e.lcfg->sip_port);
+		return;
+	}
+	uint8_t tps[2] = { out_tp, in_tp };
+	for (unsigned i = 0; i < 2; i++)
+		px_putf(w, "Record-Route: <sip:%s:%u%s;lr>\r\n", px_e.lcfg->addr, px_tp_port(tps[i]),
+			px_tp_param(tps[i]));
+}
+
 static size_t fwd_request(char *out, size_t cap, const struct sfp_sip_meta *mt, const char *p,
 			  const struct sfp_sip *m, struct sfp_str ruri, const char *branch,
-			  bool record_route, bool pop_route, bool strip_pauthz, struct sfp_str body)
+			  bool record_route, bool pop_route, bool strip_pauthz, struct sfp_str body,
+			  uint8_t out_tp)
 {
 	struct sfp_wbuf w = { out, 0, cap, false };
 	sfp_putstr(&w, m->method_name);
 	sfp_put(&w, " ", 1);
 	sfp_putstr(&w, ruri);
 	sfp_puts(&w, " SIP/2.0\r\n");
-	px_putf(&w, "Via: SIP/2.0/UDP %s:%u;branch=%s\r\n", px_e.lcfg->addr, px_e.lcfg->sip_port, branch);
+	px_put_via(&w, out_tp, branch);
 	if (record_route)
-		px_putf(&w, "Record-Route: <sip:%s:%u;lr>\r\n", px_e.lcfg->addr, px_e.lcfg->sip_port);
+		put_record_route(&w, mt->transport, out_tp);
 	bool vias_done = false, mf_done = false, route_popped = !pop_route;
 	size_t off = px_first_line_end(p, m->msg_len);
 	struct px_rawh h;
@@ -119,18 +142,27 @@ static size_t fwd_request(char *out, size_t cap, const struct sfp_sip_meta *mt, 
 		} else if (px_name_is(h.name, "contact", 'm') && put_nated_contact(&w, &h, mt)) {
 			continue;
 		} else if (!route_popped && px_name_is(h.name, "route", 0)) {
-			route_popped = true;
-			struct sfp_str rest, v = px_first_value(h.value, &rest);
-			struct sfp_str u = px_addr_uri(v, NULL);
-			struct sfp_uri_parts up;
-			if (u.p && sfp_uri_parse(u, &up) >= 0 && px_uri_is_us(&up)) {
-				if (rest.n) {
-					sfp_puts(&w, "Route: ");
-					sfp_putstr(&w, rest);
-					sfp_puts(&w, "\r\n");
-				}
-			} else {
+			/* 16.4: our entry goes; both, when we double
+			 * record-routed (RFC 5658) */
+			struct sfp_str rest = h.value;
+			unsigned popped = 0;
+			while (rest.n && popped < 2) {
+				struct sfp_str r2, v = px_first_value(rest, &r2);
+				struct sfp_str u = px_addr_uri(v, NULL);
+				struct sfp_uri_parts up;
+				if (!u.p || sfp_uri_parse(u, &up) < 0 || !px_uri_is_us(&up))
+					break;
+				popped++;
+				rest = r2;
+			}
+			route_popped = popped == 2 || rest.n;
+			if (!popped) {
+				route_popped = true;
 				sfp_put(&w, h.start, (size_t)(h.end - h.start));
+			} else if (rest.n) {
+				sfp_puts(&w, "Route: ");
+				sfp_putstr(&w, rest);
+				sfp_puts(&w, "\r\n");
 			}
 		} else {
 			sfp_put(&w, h.start, (size_t)(h.end - h.start));
@@ -239,6 +271,14 @@ static unsigned branches(const char *callee, uint64_t now, struct binding *bs[MA
 		struct binding *b = &px_binds[i];
 		if (b->b.expires_ms <= now)
 			continue;
+		/* bound over a connection that is gone: nothing reaches the
+		 * phone until it connects and registers again (RFC 5626 4.2) */
+		if (b->b.transport != SFP_TP_UDP && px_out_tp(b->b.ip, b->b.port) != b->b.transport) {
+			char ipb[16];
+			px_e.log("%s: contact %s registered over %s from %s:%u, that connection is gone", callee,
+				 b->b.contact, px_tp_name(b->b.transport), px_ipstr(b->b.ip, ipb), b->b.port);
+			continue;
+		}
 		unsigned j = nb < MAX_FORK ? nb++ : MAX_FORK;
 		for (; j > 0 && bs[j - 1]->b.expires_ms < b->b.expires_ms; j--)
 			if (j < MAX_FORK)
@@ -331,14 +371,15 @@ static void new_invite(const struct sfp_sip_meta *mt, const char *p, const struc
 		char br[64];
 		snprintf(br, sizeof(br), "%s.%u", br0, k);
 		struct sfp_str ruri = { bs[k]->b.contact, strlen(bs[k]->b.contact) };
-		size_t n = fwd_request(px_obuf, sizeof(px_obuf), mt, p, m, ruri, br, true, false, true, body);
+		uint32_t ip;
+		uint16_t port;
+		px_reach(&bs[k]->b, &ip, &port);
+		size_t n = fwd_request(px_obuf, sizeof(px_obuf), mt, p, m, ruri, br, true, false, true, body,
+				       px_out_tp(ip, port));
 		if (!n) {
 			too_big = true;
 			continue;
 		}
-		uint32_t ip;
-		uint16_t port;
-		px_reach(&bs[k]->b, &ip, &port);
 		if (!(t = px_itx_start(mt, p, m, br, px_obuf, n, ip, port, false)))
 			break;
 		snprintf(t->caller, sizeof(t->caller), "%s", mt->user);
@@ -388,10 +429,11 @@ static void peer_invite(const struct sfp_sip_meta *mt, const char *p, const stru
 	char br0[48], br[64];
 	px_make_branch(m->call_id, m->top_via.branch, "inv", br0);
 	snprintf(br, sizeof(br), "%s.0", br0);
-	size_t n = fwd_request(px_obuf, sizeof(px_obuf), mt, p, m, m->ruri, br, true, false, false, m->body);
 	uint32_t ip;
 	uint16_t port;
 	px_reach(&b->b, &ip, &port);
+	size_t n = fwd_request(px_obuf, sizeof(px_obuf), mt, p, m, m->ruri, br, true, false, false, m->body,
+			       px_out_tp(ip, port));
 	if (!n || !(t = px_itx_start(mt, p, m, br, px_obuf, n, ip, port, false))) {
 		px_e.respond(mt, m, 503, "Service Unavailable", "Retry-After: 5\r\n");
 		return;
@@ -430,8 +472,9 @@ static void cancel(const struct sfp_sip_meta *mt, const struct sfp_sip *m)
 			uint32_t ip;
 			uint16_t port;
 			px_reach(&bs[k]->b, &ip, &port);
-			snprintf(via, sizeof(via), "SIP/2.0/UDP %s:%u;branch=%s.%u", px_e.lcfg->addr,
-				 px_e.lcfg->sip_port, br0, k);
+			uint8_t tp = px_out_tp(ip, port);
+			snprintf(via, sizeof(via), "SIP/2.0/%s %s:%u;branch=%s.%u", px_tp_name(tp), px_e.lcfg->addr,
+				 px_tp_port(tp), br0, k);
 			px_send_sibling("CANCEL", (struct sfp_str){ bs[k]->b.contact, strlen(bs[k]->b.contact) },
 					(struct sfp_str){ via, strlen(via) }, m->from, m->to, m->call_id,
 					m->cseq_num, ip, port);
@@ -510,26 +553,28 @@ static void in_dialog(const struct sfp_sip_meta *mt, const char *p, const struct
 	bool ours = false, more = false;
 	size_t off = px_first_line_end(p, m->msg_len);
 	struct px_rawh h;
-	while (px_hdr_next(p, m->msg_len, &off, &h)) {
+	unsigned skipped = 0;
+	bool done = false;
+	while (!done && px_hdr_next(p, m->msg_len, &off, &h)) {
 		if (!px_name_is(h.name, "route", 0))
 			continue;
-		struct sfp_str rest, v = px_first_value(h.value, &rest);
-		if (!ours) {
+		/* our entry, or our two (RFC 5658), then the next hop */
+		for (struct sfp_str rest = h.value; rest.n && !done;) {
+			struct sfp_str v = px_first_value(rest, &rest);
 			struct sfp_str u = px_addr_uri(v, NULL);
 			struct sfp_uri_parts up;
-			ours = u.p && sfp_uri_parse(u, &up) >= 0 && px_uri_is_us(&up);
-			if (!ours)
-				break;
-			if (rest.n) {
-				next_uri = px_addr_uri(px_first_value(rest, NULL), NULL);
+			bool us = u.p && sfp_uri_parse(u, &up) >= 0 && px_uri_is_us(&up);
+			if (!skipped && !us) {
+				done = true;
+			} else if (us && skipped < 2) {
+				ours = true;
+				skipped++;
+			} else {
+				next_uri = u;
 				more = true;
-				break;
+				done = true;
 			}
-			continue;
 		}
-		next_uri = px_addr_uri(v, NULL);
-		more = true;
-		break;
 	}
 	if (!ours) {
 		px_cnt.indialog_bad++;
@@ -566,7 +611,8 @@ static void in_dialog(const struct sfp_sip_meta *mt, const char *p, const struct
 			px_e.respond(mt, m, 488, "Not Acceptable Here", NULL);
 		return;
 	}
-	size_t n = fwd_request(px_obuf, sizeof(px_obuf), mt, p, m, m->ruri, br, false, true, false, body);
+	size_t n = fwd_request(px_obuf, sizeof(px_obuf), mt, p, m, m->ruri, br, false, true, false, body,
+			       px_out_tp(ip, port));
 	if (!n)
 		return;
 	px_cnt.indialog_routed++;
@@ -670,7 +716,7 @@ static void response(const struct sfp_sip_meta *mt, const char *p, const struct 
 		return;
 	}
 	px_cstr(host, sizeof(host), v->host);
-	if (strcmp(host, px_e.lcfg->addr) || (v->port ? v->port : 5060) != px_e.lcfg->sip_port ||
+	if (strcmp(host, px_e.lcfg->addr) || !px_port_is_ours(v->port ? v->port : 5060) ||
 	    v->branch.n < strlen(OUR_BRANCH) || memcmp(v->branch.p, OUR_BRANCH, strlen(OUR_BRANCH))) {
 		px_cnt.resp_stray++; /* 18.1.2: not a Via of ours on top */
 		return;
@@ -825,7 +871,7 @@ static void own_bye(const char *call_id, const struct px_leg *to, const struct p
 	px_make_branch((struct sfp_str){ call_id, strlen(call_id) }, (struct sfp_str){ to->id, strlen(to->id) },
 		       k ? "bye1" : "bye0", br);
 	px_putf(&w, "BYE %s SIP/2.0\r\n", to->target);
-	px_putf(&w, "Via: SIP/2.0/UDP %s:%u;branch=%s\r\n", px_e.lcfg->addr, px_e.lcfg->sip_port, br);
+	px_put_via(&w, px_out_tp(to->ip, to->port), br);
 	px_putf(&w, "Max-Forwards: 70\r\nFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %u BYE\r\n",
 		from->id, to->id, call_id, from->cseq + 1);
 	px_putf(&w, "Reason: SIP;cause=408;text=\"no media\"\r\n");

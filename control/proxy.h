@@ -54,6 +54,10 @@ struct px_env {
 	uint32_t session_expires, min_se;  /* RFC 4028, seconds */
 	uint32_t journal_max;             /* REGISTER writes kept while the store is away */
 	char node_id[48];                 /* ADDR:PORT: this node, in the bindings it registers */
+	/* the transport a message to ip:port leaves on (enum sfp_transport):
+	 * a connection from there, or UDP.  NULL: UDP always */
+	int (*transport_of)(uint32_t ip, uint16_t port);
+	uint16_t tls_port;                /* 0: no TLS */
 };
 
 #define PX_COUNTERS(_) \

@@ -51,6 +51,14 @@ struct sfp_str px_param(struct sfp_str ps, const char *name);
 bool px_ip4(struct sfp_str host, uint32_t *out);
 long px_num(struct sfp_str s);
 bool px_uri_is_us(const struct sfp_uri_parts *u);
+/* transports: where ip:port is reached (a connection from there, or UDP),
+ * and how we name ourselves on each */
+uint8_t px_out_tp(uint32_t ip, uint16_t port);
+const char *px_tp_name(uint8_t tp);
+uint16_t px_tp_port(uint8_t tp);
+const char *px_tp_param(uint8_t tp);
+void px_put_via(struct sfp_wbuf *w, uint8_t tp, const char *branch);
+bool px_port_is_ours(uint16_t port);
 bool px_via_dest(struct sfp_str value, uint32_t *ip, uint16_t *port);
 void px_make_branch(struct sfp_str call_id, struct sfp_str in_branch, const char *salt,
 		    char out[48]);

@@ -193,10 +193,45 @@ long px_num(struct sfp_str s)
 	return *e || v < 0 ? -1 : v;
 }
 
+/* ---- transports (RFC 3261 18; SIP over TCP/TLS through transport.c) --------- */
+
+uint8_t px_out_tp(uint32_t ip, uint16_t port)
+{
+	return px_e.transport_of ? (uint8_t)px_e.transport_of(ip, port) : SFP_TP_UDP;
+}
+
+const char *px_tp_name(uint8_t tp)
+{
+	return tp == SFP_TP_TLS ? "TLS" : tp == SFP_TP_TCP ? "TCP" : "UDP";
+}
+
+/* the port we are reached on over tp */
+uint16_t px_tp_port(uint8_t tp)
+{
+	return tp == SFP_TP_TLS && px_e.tls_port ? px_e.tls_port : px_e.lcfg->sip_port;
+}
+
+/* the URI parameter that names tp ("" for UDP, the default) */
+const char *px_tp_param(uint8_t tp)
+{
+	return tp == SFP_TP_TLS ? ";transport=tls" : tp == SFP_TP_TCP ? ";transport=tcp" : "";
+}
+
+void px_put_via(struct sfp_wbuf *w, uint8_t tp, const char *branch)
+{
+	px_putf(w, "Via: SIP/2.0/%s %s:%u;branch=%s\r\n", px_tp_name(tp), px_e.lcfg->addr, px_tp_port(tp),
+		branch);
+}
+
+bool px_port_is_ours(uint16_t port)
+{
+	return port == px_e.lcfg->sip_port || (px_e.tls_port && port == px_e.tls_port);
+}
+
 bool px_uri_is_us(const struct sfp_uri_parts *u)
 {
 	uint16_t port = u->port ? u->port : 5060;
-	if (port != px_e.lcfg->sip_port)
+	if (!px_port_is_ours(port))
 		return false;
 	return sfp_str_ieq(u->host, px_e.lcfg->addr) ||
 	       (px_e.lcfg->domain[0] && sfp_str_ieq(u->host, px_e.lcfg->domain));

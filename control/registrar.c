@@ -102,7 +102,12 @@ void px_reach(const struct store_binding *b, uint32_t *ip, uint16_t *port)
 	struct sfp_uri_parts up;
 	uint32_t cip;
 	struct sfp_str c = { b->contact, strlen(b->contact) };
-	if (sfp_uri_parse(c, &up) >= 0 && px_ip4(up.host, &cip) && cip == b->ip) {
+	/* over a connection: only down that connection (its peer's address;
+	 * RFC 5626's flow) */
+	if (b->transport != SFP_TP_UDP) {
+		*ip = b->ip;
+		*port = b->port;
+	} else if (sfp_uri_parse(c, &up) >= 0 && px_ip4(up.host, &cip) && cip == b->ip) {
 		*ip = cip;
 		*port = up.port ? up.port : 5060;
 	} else {
@@ -300,6 +305,7 @@ void px_registrar(const struct sfp_sip_meta *mt, const char *p, const struct sfp
 			o->op = REG_PUT;
 			o->b.ip = mt->src_ip;
 			o->b.port = mt->src_port;
+			o->b.transport = mt->transport;
 			o->b.expires_ms = now + (uint64_t)e * 1000;
 			snprintf(o->b.call_id, sizeof(o->b.call_id), "%s", callid);
 			o->b.cseq = m->cseq_num;

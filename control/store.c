@@ -29,7 +29,7 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS bindings ("
 	"  aor TEXT NOT NULL, contact TEXT NOT NULL, ip INTEGER NOT NULL, port INTEGER NOT NULL,"
 	"  expires_ms INTEGER NOT NULL, call_id TEXT NOT NULL, cseq INTEGER NOT NULL,"
-	"  PRIMARY KEY (aor, contact));"
+	"  transport INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (aor, contact));"
 	"CREATE TABLE IF NOT EXISTS dialogs ("
 	"  call_id TEXT NOT NULL, from_tag TEXT NOT NULL, to_tag TEXT NOT NULL,"
 	"  caller TEXT NOT NULL, callee TEXT NOT NULL, state INTEGER NOT NULL,"
@@ -71,6 +71,10 @@ struct store *store_open(const char *path, char *err, size_t errlen)
 		free(s);
 		return NULL;
 	}
+	/* a store made before bindings had a transport (SIP over TCP/TLS):
+	 * the column is added; "duplicate column" means it is there */
+	(void)sqlite3_exec(s->db, "ALTER TABLE bindings ADD COLUMN transport INTEGER NOT NULL DEFAULT 0",
+			   NULL, NULL, NULL);
 	return s;
 }
 
@@ -287,7 +291,8 @@ int store_binding_put(struct store *s, const struct store_binding *b)
 		return store_pg_binding_put(s->pg, b);
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(s->db,
-			       "INSERT OR REPLACE INTO bindings VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+			       "INSERT OR REPLACE INTO bindings (aor, contact, ip, port, expires_ms, call_id, cseq, "
+			       "transport) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 			       -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_text(st, 1, b->aor, -1, SQLITE_TRANSIENT);
@@ -297,6 +302,7 @@ int store_binding_put(struct store *s, const struct store_binding *b)
 	sqlite3_bind_int64(st, 5, (sqlite3_int64)b->expires_ms);
 	sqlite3_bind_text(st, 6, b->call_id, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 7, b->cseq);
+	sqlite3_bind_int64(st, 8, b->transport);
 	return step_done(st);
 }
 
@@ -326,8 +332,8 @@ int store_binding_each(struct store *s, store_binding_cb cb, void *ctx)
 		return store_pg_binding_each(s->pg, cb, ctx);
 	sqlite3_stmt *st;
 	int rc;
-	if (sqlite3_prepare_v2(s->db, "SELECT aor, contact, ip, port, expires_ms, call_id, cseq "
-				      "FROM bindings ORDER BY aor, contact", -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(s->db, "SELECT aor, contact, ip, port, expires_ms, call_id, cseq, "
+				      "transport FROM bindings ORDER BY aor, contact", -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct store_binding b = { .node = "" }; /* SQLite: one node, this one */
@@ -338,6 +344,7 @@ int store_binding_each(struct store *s, store_binding_cb cb, void *ctx)
 		b.expires_ms = (uint64_t)sqlite3_column_int64(st, 4);
 		cpy(b.call_id, sizeof(b.call_id), sqlite3_column_text(st, 5));
 		b.cseq = (uint32_t)sqlite3_column_int64(st, 6);
+		b.transport = (uint8_t)sqlite3_column_int64(st, 7);
 		if (cb(ctx, &b)) {
 			rc = SQLITE_DONE;
 			break;

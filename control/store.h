@@ -74,6 +74,8 @@ struct store_binding {
 	char call_id[128];
 	uint32_t cseq;
 	char node[48];       /* the node it registered through (PostgreSQL; "" with SQLite: this one) */
+	uint8_t transport;   /* enum sfp_transport it registered over: TCP/TLS reach it down
+			      * that connection only (ip:port is the connection's peer) */
 };
 int store_binding_put(struct store *s, const struct store_binding *b);
 /* contact NULL: every binding of aor */

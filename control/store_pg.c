@@ -97,6 +97,8 @@ static const char *const migrations[] = {
 	/* 2: the node a binding registered through; the nodes' heartbeats */
 	"ALTER TABLE bindings ADD COLUMN node TEXT NOT NULL DEFAULT '';"
 	"CREATE TABLE nodes (id TEXT PRIMARY KEY, started_ms BIGINT NOT NULL, seen_ms BIGINT NOT NULL);",
+	/* 3: the transport a binding registered over (SIP over TCP/TLS) */
+	"ALTER TABLE bindings ADD COLUMN transport INTEGER NOT NULL DEFAULT 0;",
 };
 #define SCHEMA_VERSION (sizeof(migrations) / sizeof(migrations[0]))
 
@@ -421,16 +423,18 @@ int store_pg_key(struct store_pg *p, uint8_t key[32])
 
 int store_pg_binding_put(struct store_pg *p, const struct store_binding *b)
 {
-	char ip[16], port[8], exp[24], cseq[16];
+	char ip[16], port[8], exp[24], cseq[16], tp[4];
 	snprintf(ip, sizeof(ip), "%u", b->ip);
 	snprintf(port, sizeof(port), "%u", b->port);
 	snprintf(exp, sizeof(exp), "%" PRIu64, b->expires_ms);
 	snprintf(cseq, sizeof(cseq), "%u", b->cseq);
-	const char *v[] = { b->aor, b->contact, ip, port, exp, b->call_id, cseq, b->node };
-	return cmd(p, "INSERT INTO bindings (aor, contact, ip, port, expires_ms, call_id, cseq, node) "
-		      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (aor, contact) "
-		      "DO UPDATE SET ip = $3, port = $4, expires_ms = $5, call_id = $6, cseq = $7, node = $8",
-		   8, v) < 0 ? -1 : 0;
+	snprintf(tp, sizeof(tp), "%u", b->transport);
+	const char *v[] = { b->aor, b->contact, ip, port, exp, b->call_id, cseq, b->node, tp };
+	return cmd(p, "INSERT INTO bindings (aor, contact, ip, port, expires_ms, call_id, cseq, node, transport) "
+		      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (aor, contact) "
+		      "DO UPDATE SET ip = $3, port = $4, expires_ms = $5, call_id = $6, cseq = $7, node = $8, "
+		      "transport = $9",
+		   9, v) < 0 ? -1 : 0;
 }
 
 int store_pg_binding_del(struct store_pg *p, const char *aor, const char *contact)
@@ -444,7 +448,7 @@ static int bindings_of(PGresult *r, store_binding_cb cb, void *ctx);
 
 int store_pg_binding_each(struct store_pg *p, store_binding_cb cb, void *ctx)
 {
-	PGresult *r = run(p, "SELECT aor, contact, ip, port, expires_ms, call_id, cseq, node FROM bindings "
+	PGresult *r = run(p, "SELECT aor, contact, ip, port, expires_ms, call_id, cseq, node, transport FROM bindings "
 			     "ORDER BY aor, contact", 0, NULL, NULL, NULL, 0, PGRES_TUPLES_OK);
 	return r ? bindings_of(r, cb, ctx) : -1;
 }
@@ -452,7 +456,7 @@ int store_pg_binding_each(struct store_pg *p, store_binding_cb cb, void *ctx)
 int store_pg_binding_aor_each(struct store_pg *p, const char *aor, store_binding_cb cb, void *ctx)
 {
 	const char *v[] = { aor };
-	PGresult *r = run(p, "SELECT aor, contact, ip, port, expires_ms, call_id, cseq, node FROM bindings "
+	PGresult *r = run(p, "SELECT aor, contact, ip, port, expires_ms, call_id, cseq, node, transport FROM bindings "
 			     "WHERE aor = $1 ORDER BY expires_ms DESC", 1, v, NULL, NULL, 0, PGRES_TUPLES_OK);
 	return r ? bindings_of(r, cb, ctx) : -1;
 }
@@ -470,6 +474,7 @@ static int bindings_of(PGresult *r, store_binding_cb cb, void *ctx)
 		snprintf(b.call_id, sizeof(b.call_id), "%s", PQgetvalue(r, i, 5));
 		b.cseq = (uint32_t)strtoul(PQgetvalue(r, i, 6), NULL, 10);
 		snprintf(b.node, sizeof(b.node), "%s", PQgetvalue(r, i, 7));
+		b.transport = (uint8_t)strtoul(PQgetvalue(r, i, 8), NULL, 10);
 		if (cb(ctx, &b))
 			break;
 	}

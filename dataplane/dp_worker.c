@@ -220,19 +220,10 @@ static int handoff(struct dp_worker *w, const struct rx *rx, const char *p, uint
 	return rte_ring_enqueue_bulk_elem(g_dp.to_ctl, w->msgs, SFP_MSG_SIZE, nseg, NULL) == nseg ? 0 : -1;
 }
 
-/* FNV-1a: the main lcore counts failures per user by this hash */
-static uint64_t user_hash(struct sfp_str u)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (uint32_t i = 0; i < u.n; i++)
-		h = (h ^ (uint8_t)u.p[i]) * 0x100000001b3ull;
-	return u.n ? (h | 1) : 0;
-}
-
 static void report_auth_fail(struct dp_worker *w, const struct rx *rx, struct sfp_str user)
 {
 	struct dp_auth_fail f = { .ip = rx->src_ip, .port = rx->src_port,
-				  .user_hash = user_hash(user) };
+				  .user_hash = sfp_user_hash(user.p, user.n) };
 	/* never blocks: a full queue only delays a ban */
 	if (rte_ring_enqueue_elem(g_dp.auth_fail, &f, sizeof(f)))
 		CNT(w, FAIL_EVENT_LOST);

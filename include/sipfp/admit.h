@@ -12,6 +12,7 @@
 #ifndef SIPFP_ADMIT_H
 #define SIPFP_ADMIT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define SFP_BAN_SLOTS   8192u   /* open addressing, linear probing */
@@ -26,6 +27,17 @@ enum sfp_ban_why {
 
 /* key: 1 << 48 | ipv4 (network order) << 16 | port; port 0 = every port */
 #define SFP_BAN_KEY(ip, port) ((1ull << 48) | ((uint64_t)(ip) << 16) | (uint16_t)(port))
+
+/* a user name's hash, as failures per user are counted (FNV-1a; 0: no
+ * name): the workers and the control process (TCP/TLS) report failures
+ * with it, the main lcore counts them */
+static inline uint64_t sfp_user_hash(const char *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (uint8_t)p[i]) * 0x100000001b3ull;
+	return n ? (h | 1) : 0;
+}
 
 struct sfp_ban {
 	uint64_t key;       /* 0: free slot */
