@@ -43,6 +43,8 @@ teardown() {
 	pkill -KILL -f "file-prefix $1" 2>/dev/null
 	pkill -KILL -f "edgeclient.py" 2>/dev/null
 	ip link del "$2" 2>/dev/null
+	# the exception path's namespace (SIP over TCP/TLS) of a killed data plane
+	ip netns del "sipfp-$1" 2>/dev/null
 	[ -n "${KEEP:-}" ] || rm -rf "$run"
 }
 # start_sipfp PREFIX IFACE [sipfp-launch options]: the launcher in the
