@@ -12,8 +12,9 @@ deps=(meson ninja-build pkg-config gcc libc6-dev libdpdk-dev dpdk dpdk-dev libss
 # only for the tests: libFuzzer with ASan/UBSan, baresip for a real
 # softphone pair, nftables and ethtool for a NAT in a network namespace (libosip2, which the control process links for SDP, also
 # serves the differential harness as a second SIP parser); PostgreSQL for
-# the test of the PostgreSQL store (a server of its own, not the package's)
-test_deps=(clang libclang-rt-14-dev baresip-core nftables ethtool postgresql)
+# the test of the PostgreSQL store (a server of its own, not the package's);
+# the openssl tool for the TLS test's certificates
+test_deps=(clang libclang-rt-14-dev baresip-core nftables ethtool postgresql openssl)
 
 install_deps() {
 	[ "$(id -u)" = 0 ] || { echo "sipfp.sh: run as root (apt, hugepages, TAP)" >&2; exit 1; }

@@ -21,11 +21,11 @@ def first_code(data):
 
 
 def to_us(msg, port):
-    """the top Via's sent-by made ours: over UDP the answer goes there
+    """the top Via's sent-by (white space folded or not) made ours: over UDP the answer goes there
     (18.2.2), and it is the only change, made for both transports"""
     h = msg.find(b"\r\n\r\n")
     h = len(msg) if h < 0 else h
-    head = re.sub(rb"(?im)^((?:via|v)[ \t]*:[ \t]*SIP[ \t]*/[ \t]*2\.0[ \t]*/[ \t]*[A-Za-z]+[ \t]+)([^;,\r\n]+)",
+    head = re.sub(rb"(?im)^((?:via|v)[ \t]*:\s*SIP\s*/\s*2\.0\s*/\s*[A-Za-z]+\s+)([^;,\r\n]+)",
                   lambda m: m.group(1) + b"10.77.0.1:%d" % port, msg[:h], count=1)
     return head + msg[h:]
 
