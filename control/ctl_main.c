@@ -68,6 +68,8 @@
 	_(stream_replies, "TCP/TLS: requests answered statelessly (OPTIONS 200, 4xx, 503)") \
 	_(stream_absorbed, "TCP/TLS: messages absorbed or dropped by the fast path's rules (ACK to a challenge, unparseable)") \
 	_(stream_ua_blocked, "TCP/TLS: messages dropped: User-Agent on the blocklist") \
+	_(stream_banned, "TCP/TLS: messages dropped: their source was banned meanwhile") \
+	_(stream_rate, "TCP/TLS: messages dropped: source over src_rate or ood_rate (as over UDP)") \
 	_(stream_handoff, "TCP/TLS: messages handed to the registrar/proxy") \
 	_(stream_no_conn, "responses for a TCP/TLS request not sent: its connection is gone")
 
@@ -92,6 +94,9 @@ static struct {
 	bool tp;
 	struct sfp_logic_cfg tcfg;
 	struct sfp_ua_list ua;
+	struct sfp_rl *rl;             /* per-source buckets for messages on connections */
+	struct sfp_rl_limits rll;
+	uint32_t limits_gen;
 	uint32_t nonce_sec, nonce_seq;
 	char nonce[SFP_NONCE_LEN];
 	char tx[SFP_SIP_MAX + 1];
@@ -340,12 +345,41 @@ static void stream_reply(const struct tp_peer *from, const struct sfp_sip *m, co
 		cnt.stream_no_conn++;
 }
 
+/* the fast path's per-source limits, with the data plane's current values
+ * (sipfpctl limit set): a connection's messages count as its datagrams
+ * would; the allow list exempts as it does there */
+static bool stream_over_limit(uint32_t ip, bool ood)
+{
+	const struct sfp_limits *l = &C.st->limits;
+	if (C.limits_gen != l->gen || !C.limits_gen) {
+		C.limits_gen = l->gen;
+		C.rll.rate[SFP_RL_ALL] = l->src_rate;
+		C.rll.burst[SFP_RL_ALL] = l->src_burst < SFP_RL_BURST_MAX ? l->src_burst : SFP_RL_BURST_MAX;
+		C.rll.rate[SFP_RL_OOD] = l->ood_rate;
+		C.rll.burst[SFP_RL_OOD] = l->ood_burst < SFP_RL_BURST_MAX ? l->ood_burst : SFP_RL_BURST_MAX;
+	}
+	if (!C.rl || !(C.rll.rate[SFP_RL_ALL] | C.rll.rate[SFP_RL_OOD]))
+		return false;
+	struct sfp_rl_entry *e = sfp_rl_get(C.rl, ip, (uint32_t)now_ms(), &C.rll);
+	if (sfp_rl_take(e, SFP_RL_ALL, &C.rll) && (!ood || sfp_rl_take(e, SFP_RL_OOD, &C.rll)))
+		return false;
+	return !sfp_allow_match(&C.st->allow, ip);
+}
+
 static void stream_message(const struct tp_peer *from, const char *p, size_t len)
 {
 	struct sfp_sip m;
 	struct sfp_decision d;
 	enum sfp_scan_err err = sfp_scan(p, len, &m);
 
+	if (sfp_ban_lookup(&C.st->bans, from->ip, from->port, now_ms())) {
+		cnt.stream_banned++;
+		return;
+	}
+	if (stream_over_limit(from->ip, m.request && !m.to_tag.p && m.method != SFP_M_ACK)) {
+		cnt.stream_rate++;
+		return;
+	}
 	if (m.user_agent.p && sfp_ua_match(&C.ua, m.user_agent.p, m.user_agent.n)) {
 		cnt.stream_ua_blocked++;
 		return;
@@ -440,6 +474,10 @@ static void stream_init(void)
 		die("%s", err);
 	if (sfp_ua_parse(&C.ua, C.cfg.ua_block, err, sizeof(err)))
 		die("ua_block: %s", err);
+	C.rl = malloc(sfp_rl_size(4096));
+	if (!C.rl)
+		die("out of memory");
+	sfp_rl_init(C.rl, 4096);
 	struct tp_cfg tc = {
 		.sip_port = (uint16_t)C.cfg.sip_port, .tls_port = (uint16_t)C.cfg.tls_port,
 		.tls_cert = C.cfg.tls_cert, .tls_key = C.cfg.tls_key, .tls_ca = C.cfg.tls_ca,

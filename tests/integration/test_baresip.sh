@@ -30,10 +30,25 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# SIPFP_MODE=b2bua: the same calls through the back-to-back mode
-start_sipfp sipfpbs $dev ${SIPFP_MODE:+--set mode=$SIPFP_MODE} ||
+# SIPFP_MODE=b2bua: the same calls through the back-to-back mode.
+# SIPFP_ALICE_TP, SIPFP_BOB_TP = udp (default) | tcp | tls: each phone's
+# transport (TLS: sipfp's certificate from a CA of the test's own, which
+# the phones are given as sip_cafile)
+atp=${SIPFP_ALICE_TP:-udp} btp=${SIPFP_BOB_TP:-udp}
+tls=()
+if [ "$atp" = tls ] || [ "$btp" = tls ]; then
+	(cd "$run" && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+		-subj "/CN=sipfp test CA" -keyout ca.key -out ca.pem &&
+	 openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=10.77.0.2" \
+		-keyout srv.key -out srv.csr &&
+	 printf 'subjectAltName=IP:10.77.0.2\n' >srv.ext &&
+	 openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile srv.ext \
+		-out srv.pem) >"$run/certs.log" 2>&1 || { ko "test certificates"; finish; exit 1; }
+	tls=(--set tls_cert="$run/srv.pem" --set tls_key="$run/srv.key")
+fi
+start_sipfp sipfpbs $dev ${SIPFP_MODE:+--set mode=$SIPFP_MODE} "${tls[@]+"${tls[@]}"}" ||
 	{ ko "sipfp started"; cat "$run/launch.log"; finish; exit 1; }
-ok "sipfp started on its embedded defaults${SIPFP_MODE:+ but mode = $SIPFP_MODE} (TAP $dev)"
+ok "sipfp started on its embedded defaults${SIPFP_MODE:+ but mode = $SIPFP_MODE}${tls[0]:+ and a TLS certificate} (TAP $dev); alice over $atp, bob over $btp"
 check "config show: MD5 only, digest uri matched by host" \
 	sh -c "'$ctl' config show | grep -Eq '^algorithms +MD5 *\$' && '$ctl' config show | grep -Eq '^check_digest_uri +host *\$'"
 for u in alice bob; do check "user add $u" sh -c "echo secret-$u | '$ctl' user add $u"; done
@@ -64,19 +79,25 @@ module_app		account.so
 module_app		menu.so
 cons_listen		127.0.0.1:$3
 EOF
-	echo "<sip:$1@10.77.0.2>;auth_pass=secret-$1;answermode=auto;regint=600" >"$run/$1/accounts"
+	local tp=$5 param=""
+	[ "$tp" != udp ] && param=";transport=$tp"
+	[ "$tp" = tls ] && echo "sip_cafile		$run/ca.pem" >>"$run/$1/config"
+	echo "<sip:$1@10.77.0.2$param>;auth_pass=secret-$1;answermode=auto;regint=600" >"$run/$1/accounts"
 	timeout 60 baresip -f "$run/$1" >"$run/$1.log" 2>&1 &
 	disown # killed at the end: no job report
 }
 say() { printf '%s\n' "$2" >"/dev/udp/127.0.0.1/$1"; }
 logged() { grep -q "$2" "$run/$1.log"; }
 
-phone bob 5080 5552 660
-phone alice 5070 5551 440
+phone bob 5080 5552 660 "$btp"
+phone alice 5070 5551 440 "$atp"
 check "bob registers (200 OK from sipfp)" eventually_long logged bob "bob@10.77.0.2: .*200 OK"
 check "alice registers (200 OK from sipfp)" eventually_long logged alice "alice@10.77.0.2: .*200 OK"
 check "both listed by sipfpctl reg list" \
 	sh -c "'$ctl' reg list | grep -q '^bob ' && '$ctl' reg list | grep -q '^alice '"
+[ "$atp$btp" != udpudp ] && check "conn list: the phones' connections, with their users" \
+	sh -c "for p in alice:$atp bob:$btp; do case \$p in *:udp) continue ;; esac;
+	       '$ctl' conn list | grep -E \"\${p#*:}.*\${p%:*}\$\" || exit 1; done"
 
 say 5551 "/dial sip:bob@10.77.0.2"
 check "alice: call established" eventually_long logged alice "Call established: sip:bob@10.77.0.2"

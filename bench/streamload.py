@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""Load for bench/stream.sh: one generator for UDP, TCP and TLS, so the
+transports are compared with the same client.
+
+  streamload.py reg TRANSPORT PROCS REGS_EACH USER PW   REGISTER ladders (401 + 200)
+                                                         on one connection per process
+  streamload.py hs PROCS SECONDS                        TLS handshakes (new connection each)
+  streamload.py hold N SECONDS                          N idle connections (TCP or TLS), held
+
+Prints one line of figures; exit 1 if any ladder did not end in 200.
+"""
+import hashlib
+import multiprocessing as mp
+import os
+import re
+import socket
+import ssl
+import sys
+import time
+
+HOST, PORT = "10.77.0.2", 5060
+
+
+def ctx():
+    c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    c.check_hostname = False
+    c.verify_mode = ssl.CERT_NONE
+    return c
+
+
+def open_conn(tp):
+    if tp == "udp":
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("10.77.0.1", 0))
+        s.connect((HOST, PORT))
+        return s
+    s = socket.create_connection((HOST, 5061 if tp == "tls" else PORT), timeout=5)
+    return ctx().wrap_socket(s) if tp == "tls" else s
+
+
+class Reader:
+    def __init__(self, s, tp):
+        self.s, self.tp, self.buf = s, tp, b""
+
+    def msg(self):
+        if self.tp == "udp":
+            return self.s.recv(65536)
+        while True:
+            h = self.buf.find(b"\r\n\r\n")
+            if h >= 0:
+                m = re.search(rb"(?im)^content-length\s*:\s*(\d+)", self.buf[:h])
+                n = h + 4 + (int(m.group(1)) if m else 0)
+                if len(self.buf) >= n:
+                    out, self.buf = self.buf[:n], self.buf[n:]
+                    return out
+            d = self.s.recv(65536)
+            if not d:
+                raise OSError("closed")
+            self.buf += d
+
+
+def reg_worker(args):
+    tp, n, user, pw, idx = args
+    s = open_conn(tp)
+    s.settimeout(5)
+    r = Reader(s, tp)
+    la = s.getsockname()
+    ok = 0
+    proto = tp.upper()
+    for i in range(n):
+        cid = f"bench-{idx}-{i}-{os.getpid()}"
+        base = (f"REGISTER sip:{HOST} SIP/2.0\r\nVia: SIP/2.0/{proto} {la[0]}:{la[1]};branch=z9hG4bK{idx}x{i}x{{b}};rport\r\n"
+                f"From: <sip:{user}@{HOST}>;tag=t{idx}x{i}\r\nTo: <sip:{user}@{HOST}>\r\nCall-ID: {cid}\r\n"
+                f"CSeq: {{c}} REGISTER\r\nContact: <sip:{user}@{la[0]}:{la[1]};transport={tp}>\r\n"
+                f"Expires: 300\r\nMax-Forwards: 70\r\n{{a}}Content-Length: 0\r\n\r\n")
+        try:
+            s.sendall(base.format(b=1, c=1, a="").encode())
+            m = r.msg().decode(errors="replace")
+            f = dict(re.findall(r'(\w+)="?([^",\r]*)"?', m.split("WWW-Authenticate:", 1)[1].split("\r\n")[0]))
+            ha1 = hashlib.md5(f"{user}:{f['realm']}:{pw}".encode()).hexdigest()
+            ha2 = hashlib.md5(f"REGISTER:sip:{HOST}".encode()).hexdigest()
+            resp = hashlib.md5(f"{ha1}:{f['nonce']}:00000001:c{i}:auth:{ha2}".encode()).hexdigest()
+            auth = (f'Authorization: Digest username="{user}", realm="{f["realm"]}", nonce="{f["nonce"]}", '
+                    f'uri="sip:{HOST}", response="{resp}", algorithm=MD5, qop=auth, nc=00000001, cnonce="c{i}"\r\n')
+            s.sendall(base.format(b=2, c=2, a=auth).encode())
+            m = r.msg()
+            ok += m.startswith(b"SIP/2.0 200")
+        except (OSError, IndexError, KeyError):
+            pass
+    s.close()
+    return ok
+
+
+def hs_worker(args):
+    secs, = args
+    end, n = time.time() + secs, 0
+    c = ctx()
+    while time.time() < end:
+        try:
+            s = c.wrap_socket(socket.create_connection((HOST, 5061), timeout=5))
+            n += 1
+            s.close()
+        except OSError:
+            pass
+    return n
+
+
+def main():
+    cmd = sys.argv[1]
+    if cmd == "reg":
+        tp, procs, each, user, pw = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6]
+        t0 = time.time()
+        with mp.Pool(procs) as p:
+            oks = p.map(reg_worker, [(tp, each, user, pw, k) for k in range(procs)])
+        dt = time.time() - t0
+        total = procs * each
+        print(f"{tp} registrations {sum(oks)}/{total} in {dt:.2f} s: {sum(oks) / dt:.0f}/s")
+        sys.exit(0 if sum(oks) == total else 1)
+    if cmd == "hs":
+        procs, secs = int(sys.argv[2]), float(sys.argv[3])
+        with mp.Pool(procs) as p:
+            n = sum(p.map(hs_worker, [(secs,)] * procs))
+        print(f"tls handshakes {n} in {secs:.0f} s: {n / secs:.0f}/s")
+        return
+    if cmd == "hold":
+        tp, n, secs = sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+        socks = [open_conn(tp) for _ in range(n)]
+        print(f"holding {n} {tp} connections", flush=True)
+        time.sleep(secs)
+        for s in socks:
+            s.close()
+
+
+if __name__ == "__main__":
+    main()
