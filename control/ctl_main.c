@@ -23,6 +23,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -474,6 +475,16 @@ static void stream_init(void)
 		die("%s", err);
 	if (sfp_ua_parse(&C.ua, C.cfg.ua_block, err, sizeof(err)))
 		die("ua_block: %s", err);
+	/* a descriptor per connection: the soft limit (often 1024) raised
+	 * to what tcp_max_conns needs, as far as the hard limit allows */
+	struct rlimit rl;
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < (rlim_t)C.cfg.tcp_max_conns + 256) {
+		rlim_t want = (rlim_t)C.cfg.tcp_max_conns + 256;
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || want < rl.rlim_max ? want : rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur < want)
+			LOG("transport: warning: %lu file descriptors at most, fewer than tcp_max_conns %u needs",
+			    (unsigned long)rl.rlim_cur, C.cfg.tcp_max_conns);
+	}
 	C.rl = malloc(sfp_rl_size(4096));
 	if (!C.rl)
 		die("out of memory");

@@ -601,8 +601,16 @@ static void accept_all(int lfd, uint8_t transport)
 		struct sockaddr_in a;
 		socklen_t al = sizeof(a);
 		int fd = accept4(lfd, (struct sockaddr *)&a, &al, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0)
+		if (fd < 0) {
+			/* out of descriptors: the listener stays readable, and the
+			 * main loop would spin on it; the sweep makes room */
+			if ((errno == EMFILE || errno == ENFILE) && log_ok(5)) {
+				tp_cnt.refused_max++;
+				LOG("transport: accept: %s (raise the file descriptor limit or lower "
+				    "tcp_max_conns)", strerror(errno));
+			}
 			return;
+		}
 		uint32_t ip = a.sin_addr.s_addr;
 		uint16_t port = ntohs(a.sin_port);
 		char s[INET_ADDRSTRLEN];

@@ -20,6 +20,7 @@ prefix=sipfpst
 export SIPFP_SOCKET=$run/ctl.sock
 . "$top/tests/integration/lib.sh"
 ua="python3 $top/tests/integration/streamua.py"
+ulimit -n 4096 # the client's side of 1000 connections
 
 launcher_pid="" bg=()
 cleanup() {
@@ -40,7 +41,7 @@ cd "$run" || exit 1
 } >"$run/certs.log" 2>&1 || { ko "test certificates"; cat "$run/certs.log"; finish; exit 1; }
 
 start_sipfp "$prefix" "$iface" --set tls_cert="$run/srv.pem" --set tls_key="$run/srv.key" \
-	--set t1_ms=100 --set tcp_header_timeout_ms=2000 --set tcp_max_conns=200 \
+	--set t1_ms=100 --set tcp_header_timeout_ms=2000 --set tcp_max_conns=1000 \
 	--set tcp_max_per_source=0 --set bf_max_fails=4 --set ban_time_s=30 \
 	--set ood_rate=2000 --set ood_burst=2000 ||
 	{ ko "sipfp started"; cat "$run/launch.log"; finish; exit 1; }
@@ -95,7 +96,7 @@ check "framing: one message in single bytes, five in one segment, no/bad Content
 check "CRLF CRLF ping -> CRLF pong (RFC 5626 4.4.1), over TLS" $ua ping --tp tls --ca "$run/ca.pem"
 check "slowloris: a header section still open after 2 s is closed within 4 s" $ua slow 4 --secs 10
 check "slowloris counted" test "$(stat conn_slow_closed)" -ge 1
-check "200 idle connections held (tcp_max_conns), the 201st refused" $ua hold 200
+check "1000 idle connections held (tcp_max_conns), the 1001st refused" $ua hold 1000
 check "refusal counted" test "$(stat conn_refused_max)" -ge 1
 
 # ---- torture corpus: the same answers over TCP as over UDP ----------------------------
