@@ -280,6 +280,18 @@ static void px_send(uint32_t ip, uint16_t port, const char *p, uint32_t len)
 	sip_send(&to, port, p, len);
 }
 
+/* over TCP/TLS to a target no connection leads to: sipfp dials (TLS:
+ * the certificate checked against the address, RFC 5922) */
+static void send_dialling(uint32_t ip, uint16_t port, uint8_t tp, const char *p, uint32_t len)
+{
+	if (tp_send_to(ip, port, tp, NULL, p, len)) {
+		char a[INET_ADDRSTRLEN];
+		inet_ntop(AF_INET, &ip, a, sizeof(a));
+		LOG("transport: cannot send to %s:%u over %s (no connection, cannot dial)", a, port,
+		    tp == SFP_TP_TLS ? "TLS" : "TCP");
+	}
+}
+
 static int px_transport_of(uint32_t ip, uint16_t port)
 {
 	int t = tp_transport(ip, port);
@@ -1547,7 +1559,7 @@ int main(int argc, char **argv)
 		.media_timeout_ms = C.cfg.media_timeout_s * 1000,
 		.media_hold_timeout_ms = C.cfg.media_hold_timeout_s * 1000,
 		.session_expires = C.cfg.session_expires, .min_se = C.cfg.min_se,
-		.journal_max = C.cfg.journal_max, .transport_of = px_transport_of,
+		.journal_max = C.cfg.journal_max, .transport_of = px_transport_of, .send_tp = send_dialling,
 		.tls_port = (uint16_t)(C.cfg.tcp && C.cfg.tls_cert[0] ? C.cfg.tls_port : 0),
 	};
 	snprintf(C.node_id, sizeof(C.node_id), "%.31s:%u", C.cfg.addr, C.cfg.sip_port);

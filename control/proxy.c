@@ -374,8 +374,8 @@ static void new_invite(const struct sfp_sip_meta *mt, const char *p, const struc
 		uint32_t ip;
 		uint16_t port;
 		px_reach(&bs[k]->b, &ip, &port);
-		size_t n = fwd_request(px_obuf, sizeof(px_obuf), mt, p, m, ruri, br, true, false, true, body,
-				       px_out_tp(ip, port));
+		uint8_t tp = px_target_tp(ip, port, ruri);
+		size_t n = fwd_request(px_obuf, sizeof(px_obuf), mt, p, m, ruri, br, true, false, true, body, tp);
 		if (!n) {
 			too_big = true;
 			continue;
@@ -384,7 +384,7 @@ static void new_invite(const struct sfp_sip_meta *mt, const char *p, const struc
 			break;
 		snprintf(t->caller, sizeof(t->caller), "%s", mt->user);
 		snprintf(t->callee, sizeof(t->callee), "%s", callee);
-		px_e.send(t->dst_ip, t->dst_port, t->fwd, t->fwd_len);
+		px_send_tp(t->dst_ip, t->dst_port, tp, t->fwd, t->fwd_len);
 		started++;
 		char ipb[16];
 		px_e.log("INVITE %s -> %s at %s:%u (%s)%s", t->caller, callee, px_ipstr(t->dst_ip, ipb),
@@ -611,8 +611,8 @@ static void in_dialog(const struct sfp_sip_meta *mt, const char *p, const struct
 			px_e.respond(mt, m, 488, "Not Acceptable Here", NULL);
 		return;
 	}
-	size_t n = fwd_request(px_obuf, sizeof(px_obuf), mt, p, m, m->ruri, br, false, true, false, body,
-			       px_out_tp(ip, port));
+	uint8_t tp = px_target_tp(ip, port, next_uri);
+	size_t n = fwd_request(px_obuf, sizeof(px_obuf), mt, p, m, m->ruri, br, false, true, false, body, tp);
 	if (!n)
 		return;
 	px_cnt.indialog_routed++;
@@ -633,7 +633,7 @@ static void in_dialog(const struct sfp_sip_meta *mt, const char *p, const struct
 			px_e.respond(mt, m, 100, "Trying", NULL);
 		}
 	}
-	px_e.send(ip, port, px_obuf, (uint32_t)n);
+	px_send_tp(ip, port, tp, px_obuf, (uint32_t)n);
 	if (d && m->method == SFP_M_ACK && d->state == PX_DLG_EARLY) {
 		d->state = PX_DLG_CONFIRMED;
 		store_dialog_put(px_e.db, d);
@@ -959,7 +959,8 @@ static void nict_timers(struct itx *t, uint64_t now)
 		px_itx_free(t);
 	} else if (now >= t->t_a) {
 		px_cnt.nict_retrans++;
-		px_e.send(t->dst_ip, t->dst_port, t->fwd, t->fwd_len);
+		if (!px_reliable(t->fwd, t->fwd_len))
+			px_e.send(t->dst_ip, t->dst_port, t->fwd, t->fwd_len);
 		if (t->state == ITX_PROCEEDING || t->a_int * 2 > T2_MS)
 			t->a_int = T2_MS;
 		else
@@ -1001,9 +1002,12 @@ void px_tick(uint64_t now)
 			if (now >= t->t_b) {
 				px_branch_timeout(t, "no answer (timer B)", now);
 			} else if (now >= t->t_a) {
-				/* timer A: UDP, retransmit, doubling */
-				px_cnt.invite_retrans++;
-				px_e.send(t->dst_ip, t->dst_port, t->fwd, t->fwd_len);
+				/* timer A: UDP, retransmit, doubling (over TCP/TLS
+				 * only timer B runs, 17.1.1.2) */
+				if (!px_reliable(t->fwd, t->fwd_len)) {
+					px_cnt.invite_retrans++;
+					px_e.send(t->dst_ip, t->dst_port, t->fwd, t->fwd_len);
+				}
 				t->a_int *= 2;
 				t->t_a = now + t->a_int;
 			}

@@ -58,6 +58,9 @@ struct px_env {
 	 * a connection from there, or UDP.  NULL: UDP always */
 	int (*transport_of)(uint32_t ip, uint16_t port);
 	uint16_t tls_port;                /* 0: no TLS */
+	/* send over TCP or TLS to ip:port, connecting when no connection is
+	 * open (a URI with transport=tcp|tls, or sips).  NULL: UDP only */
+	void (*send_tp)(uint32_t ip, uint16_t port, uint8_t tp, const char *p, uint32_t len);
 };
 
 #define PX_COUNTERS(_) \

@@ -58,6 +58,10 @@ const char *px_tp_name(uint8_t tp);
 uint16_t px_tp_port(uint8_t tp);
 const char *px_tp_param(uint8_t tp);
 void px_put_via(struct sfp_wbuf *w, uint8_t tp, const char *branch);
+uint8_t px_uri_tp(struct sfp_str uri);
+uint8_t px_target_tp(uint32_t ip, uint16_t port, struct sfp_str uri);
+void px_send_tp(uint32_t ip, uint16_t port, uint8_t tp, const char *p, uint32_t len);
+bool px_reliable(const char *msg, uint32_t len);
 bool px_port_is_ours(uint16_t port);
 bool px_via_dest(struct sfp_str value, uint32_t *ip, uint16_t *port);
 void px_make_branch(struct sfp_str call_id, struct sfp_str in_branch, const char *salt,

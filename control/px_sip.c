@@ -217,6 +217,52 @@ const char *px_tp_param(uint8_t tp)
 	return tp == SFP_TP_TLS ? ";transport=tls" : tp == SFP_TP_TCP ? ";transport=tcp" : "";
 }
 
+/* the transport a URI asks for (RFC 3261 19.1.1, 26.2: sips is TLS;
+ * RFC 3263 4.1: its transport parameter) */
+uint8_t px_uri_tp(struct sfp_str uri)
+{
+	if (uri.n >= 5 && !strncasecmp(uri.p, "sips:", 5))
+		return SFP_TP_TLS;
+	for (size_t i = 0; i + 10 < uri.n; i++)
+		if (uri.p[i] == ';' && !strncasecmp(uri.p + i + 1, "transport=", 10)) {
+			const char *v = uri.p + i + 11;
+			size_t left = uri.n - i - 11;
+			if (left >= 3 && !strncasecmp(v, "tls", 3))
+				return SFP_TP_TLS;
+			if (left >= 3 && !strncasecmp(v, "tcp", 3))
+				return SFP_TP_TCP;
+		}
+	return SFP_TP_UDP;
+}
+
+/* where a request to uri, reached at ip:port, goes: down a connection
+ * from there if one is open, else what the URI asks for */
+uint8_t px_target_tp(uint32_t ip, uint16_t port, struct sfp_str uri)
+{
+	uint8_t tp = px_out_tp(ip, port);
+	return tp != SFP_TP_UDP ? tp : px_uri_tp(uri);
+}
+
+void px_send_tp(uint32_t ip, uint16_t port, uint8_t tp, const char *p, uint32_t len)
+{
+	if (tp != SFP_TP_UDP && px_e.send_tp)
+		px_e.send_tp(ip, port, tp, p, len);
+	else
+		px_e.send(ip, port, p, len);
+}
+
+/* a message we built goes over a reliable transport (our Via on top
+ * says which): no retransmissions of our own (17.1.1.2, 17.1.2.2) */
+bool px_reliable(const char *msg, uint32_t len)
+{
+	static const char v[] = "\r\nVia: SIP/2.0/";
+	const char *e = memchr(msg, '\n', len);
+	if (!e || e == msg || (size_t)(msg + len - (e - 1)) < sizeof(v) + 2 ||
+	    memcmp(e - 1, v, sizeof(v) - 1))
+		return false;
+	return memcmp(e - 1 + sizeof(v) - 1, "UDP", 3) != 0;
+}
+
 void px_put_via(struct sfp_wbuf *w, uint8_t tp, const char *branch)
 {
 	px_putf(w, "Via: SIP/2.0/%s %s:%u;branch=%s\r\n", px_tp_name(tp), px_e.lcfg->addr, px_tp_port(tp),

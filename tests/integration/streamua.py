@@ -12,6 +12,8 @@
   streamua.py slow SECONDS                              a header section that never ends
   streamua.py hold N                                    N idle connections, then one more
   streamua.py brute USER N                              N wrong passwords, one connection each
+  streamua.py serve PORT CERT KEY                       a TLS UAS on 10.77.0.1:PORT that sipfp
+                                                        dials: INVITE -> 486; prints what happened
 
 Common options: --tp tcp|tls, --host 10.77.0.2, --port P, --ca FILE, --secs S.
 Exit status 0 when what was asked for happened.
@@ -414,6 +416,39 @@ def brute():
     return 1
 
 
+def serve():
+    """the far end of a connection sipfp opens: a TLS server with the
+    certificate given; INVITE gets 486 (the caller's proof it arrived)"""
+    port, cert, key = int(A.args[0]), A.args[1], A.args[2]
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("10.77.0.1", port))
+    ls.listen(8)
+    ls.settimeout(A.secs)
+    end = time.time() + A.secs
+    while time.time() < end:
+        try:
+            s, _ = ls.accept()
+        except socket.timeout:
+            break
+        try:
+            s = ctx.wrap_socket(s, server_side=True)
+        except (ssl.SSLError, OSError) as e:
+            print("handshake failed:", e, flush=True)
+            continue
+        print("handshake ok", s.version(), flush=True)
+        ua = UA(Conn(s), "far")
+        m = ua.c.read(5)
+        if m and m[0].startswith("INVITE"):
+            reply(ua, m, "486 Busy Here", os.urandom(4).hex())
+            print("INVITE answered 486", flush=True)
+            ua.c.read(2)  # the ACK
+            return 0
+    return 1
+
+
 def main():
     global A
     p = argparse.ArgumentParser()
@@ -433,7 +468,8 @@ def main():
         if A.cmd == "caller":
             A.callee = A.args[2]
     f = {"callee": callee, "caller": caller, "register": register, "tlsver": tlsver, "verify": verify,
-         "framing": framing, "ping": ping, "slow": slow, "hold": hold, "brute": brute}[A.cmd]
+         "framing": framing, "ping": ping, "slow": slow, "hold": hold, "brute": brute,
+         "serve": serve}[A.cmd]
     sys.exit(f())
 
 

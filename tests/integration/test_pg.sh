@@ -59,7 +59,7 @@ start_sipfp sipfppg "$iface" --set store=postgresql --set "pg_conninfo=$conninfo
 	--set t1_ms=100 || { ko "sipfp started"; cat "$run/launch.log"; finish; exit 1; }
 ok "sipfp started on the PostgreSQL store"
 check "the control process says so" grep -q "store: PostgreSQL" "$run/launch.log"
-check "sipfp made the schema itself: version 2" test "$(sql 'SELECT version FROM sipfp_schema')" = 2
+check "sipfp made the schema itself: version 3" test "$(sql 'SELECT version FROM sipfp_schema')" = 3
 for u in 1000 1002; do echo "${u}pw" | "$ctl" user add $u >/dev/null; done
 check "users are rows in PostgreSQL" test "$(sql 'SELECT count(*) FROM users')" = 2
 check "callee 1000 registers" register 1000 1000pw 5072 300
@@ -126,8 +126,8 @@ rm -f "$run/ctl.sock"
 start_sipfp sipfppg "$iface" --set store=postgresql --set "pg_conninfo=$conninfo" --set mode=b2bua \
 	--set t1_ms=100 --set peers=10.79.0.2,10.80.0.2 --set gateway=10.77.0.1 ||
 	{ ko "sipfp started again"; cat "$run/launch.log"; finish; exit 1; }
-check "started again: the schema not migrated twice (version 2, one row)" \
-	test "$(sql 'SELECT count(*), max(version) FROM sipfp_schema')" = "1|2"
+check "started again: the schema not migrated twice (version 3, one row)" \
+	test "$(sql 'SELECT count(*), max(version) FROM sipfp_schema')" = "1|3"
 check "the registration found again" sh -c "'$ctl' reg list | grep -q '^1000 '"
 callee uas_answer
 check "and the users: a call authenticates and goes through" \

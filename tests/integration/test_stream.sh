@@ -38,9 +38,20 @@ cd "$run" || exit 1
 		-keyout srv.key -out srv.csr
 	printf 'subjectAltName=IP:10.77.0.2\n' >srv.ext
 	openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile srv.ext -out srv.pem
+	# far ends sipfp dials: good, expired, another name, untrusted
+	for c in good expired name self; do
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=far $c" \
+			-keyout "$c.key" -out "$c.csr"
+	done
+	printf 'subjectAltName=IP:10.77.0.1\n' >far.ext
+	printf 'subjectAltName=IP:10.77.0.9\n' >other.ext
+	openssl x509 -req -in good.csr -CA ca.pem -CAkey ca.key -days 2 -extfile far.ext -out good.pem
+	openssl x509 -req -in expired.csr -CA ca.pem -CAkey ca.key -days -1 -extfile far.ext -out expired.pem
+	openssl x509 -req -in name.csr -CA ca.pem -CAkey ca.key -days 2 -extfile other.ext -out name.pem
+	openssl x509 -req -in self.csr -signkey self.key -days 2 -extfile far.ext -out self.pem
 } >"$run/certs.log" 2>&1 || { ko "test certificates"; cat "$run/certs.log"; finish; exit 1; }
 
-start_sipfp "$prefix" "$iface" --set tls_cert="$run/srv.pem" --set tls_key="$run/srv.key" \
+start_sipfp "$prefix" "$iface" --set tls_cert="$run/srv.pem" --set tls_key="$run/srv.key" --set tls_ca="$run/ca.pem" \
 	--set t1_ms=100 --set tcp_header_timeout_ms=2000 --set tcp_max_conns=1000 \
 	--set tcp_max_per_source=0 --set bf_max_fails=4 --set ban_time_s=30 \
 	--set ood_rate=2000 --set ood_burst=2000 ||
@@ -79,6 +90,36 @@ check "TLS caller -> UDP callee (SIPp): Record-Route names TLS for the caller" \
 callee_done "UDP callee answered the TLS caller's call"
 check "TLS callee gone: a call to it gets 480 (its connection is the only way)" \
 	env SIPFP_CALLEE=2003 "$top/tests/integration/sipclient.py" auth 2002 2002pw MD5 100 480
+
+# ---- sipfp dials: a contact registered over UDP that asks for TLS ----------------------
+# (RFC 3263: its transport parameter); the far end's certificate checked
+# against tls_ca and the address dialled (RFC 5922)
+k=0
+for c in good expired name self; do
+	k=$((k + 1))
+	echo "270${k}pw" | "$ctl" user add "270$k" >/dev/null
+	register "270$k" "270${k}pw" "509$k;transport=tls" 300 >/dev/null
+	$ua serve "509$k" "$run/$c.pem" "$run/$c.key" --secs 20 >"$run/far-$c.out" 2>&1 &
+	bg+=("$!")
+done
+sleep 0.5
+sc="$top/tests/integration/sipclient.py"
+env SIPFP_CALLEE=2701 "$sc" auth 2002 2002pw MD5 100 486 >"$run/call-good.out" 2>&1 &
+cg=$!
+for k in 2 3 4; do
+	env SIPFP_CALLEE=270$k SIPFP_WAIT=12 "$sc" auth 2002 2002pw MD5 100 408 >"$run/call-$k.out" 2>&1 &
+	eval "c$k=\$!"
+done
+check "sipfp dials TLS to a contact with transport=tls: the far end (good certificate) answers 486" wait "$cg"
+check "... the far end saw a TLS handshake and the INVITE" grep -q "INVITE answered 486" "$run/far-good.out"
+check "an expired certificate: not trusted, nothing sent, the caller gets 408" wait "$c2"
+check "a certificate for another address: the same" wait "$c3"
+check "an untrusted (self-signed) certificate: the same" wait "$c4"
+check "the three refusals logged with the verification error and counted" \
+	sh -c "grep -q 'certificate: certificate has expired' '$run/launch.log' &&
+	       grep -q 'certificate: .*IP address mismatch' '$run/launch.log' &&
+	       grep -q 'certificate: self-signed certificate' '$run/launch.log' &&
+	       [ $(stat conn_dial_failed) -ge 3 ]"
 
 # ---- TLS: versions, certificates ---------------------------------------------------
 check "TLS 1.2 accepted" $ua tlsver 1.2
