@@ -19,7 +19,11 @@ import ssl
 import sys
 import time
 
-HOST, PORT = "10.77.0.2", 5060
+# the server (sipfp by default; bench/stream.sh points it at Kamailio too)
+HOST = os.environ.get("SL_HOST", "10.77.0.2")
+PORT = int(os.environ.get("SL_PORT", "5060"))
+TLS_PORT = int(os.environ.get("SL_TLS_PORT", "5061"))
+LOCAL = os.environ.get("SL_LOCAL", "10.77.0.1")
 
 
 def ctx():
@@ -32,10 +36,11 @@ def ctx():
 def open_conn(tp):
     if tp == "udp":
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.bind(("10.77.0.1", 0))
+        s.bind((LOCAL, 0))
         s.connect((HOST, PORT))
         return s
-    s = socket.create_connection((HOST, 5061 if tp == "tls" else PORT), timeout=5)
+    s = socket.create_connection((HOST, TLS_PORT if tp == "tls" else PORT), timeout=5,
+                                 source_address=(LOCAL, 0))
     return ctx().wrap_socket(s) if tp == "tls" else s
 
 
@@ -98,7 +103,7 @@ def hs_worker(args):
     c = ctx()
     while time.time() < end:
         try:
-            s = c.wrap_socket(socket.create_connection((HOST, 5061), timeout=5))
+            s = c.wrap_socket(socket.create_connection((HOST, TLS_PORT), timeout=5, source_address=(LOCAL, 0)))
             n += 1
             s.close()
         except OSError:

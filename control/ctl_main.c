@@ -739,7 +739,7 @@ static void stats(struct out *o)
 #define P(n, h) oprintf(o, "ctl_%s\t%lu\n", #n, (unsigned long)cnt.n);
 	CTL_COUNTERS(P)
 #undef P
-	oprintf(o, "connections\t%u\n", tp_count());
+	oprintf(o, "connections\t%u\nconnection_slot_bytes\t%zu\n", tp_count(), tp_slot_bytes());
 #define TPP(n, h) oprintf(o, "conn_%s\t%lu\n", #n, (unsigned long)tp_cnt.n);
 	TP_COUNTERS(TPP)
 #undef TPP

@@ -906,6 +906,11 @@ void tp_set_user(uint32_t ip, uint16_t port, const char *user)
 		snprintf(c->user, sizeof(c->user), "%s", user);
 }
 
+size_t tp_slot_bytes(void)
+{
+	return sizeof(struct conn) + 3 * sizeof(uint32_t); /* the slot, its two index links, the dead list */
+}
+
 unsigned tp_count(void)
 {
 	return T.n;

@@ -105,6 +105,8 @@ int tp_transport(uint32_t ip, uint16_t port);
 /* the user registered over the connection (conn list) */
 void tp_set_user(uint32_t ip, uint16_t port, const char *user);
 unsigned tp_count(void);
+/* what one connection slot costs, allocated at start for tcp_max_conns */
+size_t tp_slot_bytes(void);
 void tp_each(void (*cb)(void *ctx, const struct tp_info *i), void *ctx);
 
 #endif
