@@ -280,6 +280,19 @@ static void px_send(uint32_t ip, uint16_t port, const char *p, uint32_t len)
 	sip_send(&to, port, p, len);
 }
 
+/* destinations whose connection failed, handed to the transaction layer
+ * from the main loop (never from inside the proxy's own sending) */
+static struct { uint32_t ip; uint16_t port; } tp_failed[32];
+static unsigned n_tp_failed;
+
+static void stream_dial_failed(uint32_t ip, uint16_t port)
+{
+	if (n_tp_failed < sizeof(tp_failed) / sizeof(tp_failed[0])) {
+		tp_failed[n_tp_failed].ip = ip;
+		tp_failed[n_tp_failed++].port = port;
+	}
+}
+
 /* over TCP/TLS to a target no connection leads to: sipfp dials (TLS:
  * the certificate checked against the address, RFC 5922) */
 static void send_dialling(uint32_t ip, uint16_t port, uint8_t tp, const char *p, uint32_t len)
@@ -289,6 +302,7 @@ static void send_dialling(uint32_t ip, uint16_t port, uint8_t tp, const char *p,
 		inet_ntop(AF_INET, &ip, a, sizeof(a));
 		LOG("transport: cannot send to %s:%u over %s (no connection, cannot dial)", a, port,
 		    tp == SFP_TP_TLS ? "TLS" : "TCP");
+		stream_dial_failed(ip, port);
 	}
 }
 
@@ -512,7 +526,8 @@ static void stream_init(void)
 		.tls_hs_per_source = C.cfg.tls_handshakes_per_source,
 	};
 	snprintf(tc.netns, sizeof(tc.netns), "%s", C.st->exc_netns);
-	struct tp_ops ops = { .message = stream_message, .frame_error = stream_frame_error, .log = stream_log };
+	struct tp_ops ops = { .message = stream_message, .frame_error = stream_frame_error, .log = stream_log,
+			      .dial_failed = stream_dial_failed };
 	if (tp_init(&tc, &ops, err, sizeof(err)))
 		die("%s", err);
 	C.tp = true;
@@ -1654,6 +1669,9 @@ int main(int argc, char **argv)
 		}
 		if (C.tp)
 			tp_poll(now_ms());
+		for (unsigned i = 0; i < n_tp_failed; i++)
+			px_transport_failed(tp_failed[i].ip, tp_failed[i].port, now_ms());
+		n_tp_failed = 0;
 		if (pfd[1].fd >= 0 && (pfd[1].revents || now - last_news >= 1000)) {
 			(void)store_news(C.db, on_news, NULL);
 			last_news = now;

@@ -123,6 +123,10 @@ extern struct px_counters px_cnt;
 int px_init(const struct px_env *env);
 /* a SIP request or response from the data plane */
 void px_rx(const struct sfp_sip_meta *mt, const char *p, const struct sfp_sip *m);
+/* a message to ip:port could not be sent over TCP/TLS (no connection, a
+ * dial refused, a certificate not trusted): its transactions fail as if
+ * they had a 503 (RFC 3261 8.1.3.1) */
+void px_transport_failed(uint32_t ip, uint16_t port, uint64_t now);
 /* timers; call often (every few ms) */
 void px_tick(uint64_t now_ms);
 

@@ -243,17 +243,48 @@ void px_group_settle(struct itx *t)
 
 /* t has ended without an answer from the callee: as if it had sent 408
  * (timer B; timer C after its CANCEL: 16.8) */
-void px_branch_timeout(struct itx *t, const char *why, uint64_t now)
+static void branch_fail(struct itx *t, uint16_t code, const char *reason, const char *why, uint64_t now)
 {
 	char ipb[16];
 	px_e.log("INVITE %s -> %s at %s:%u: %s", t->caller, t->callee, px_ipstr(t->dst_ip, ipb), t->dst_port, why);
 	t->state = ITX_COMPLETED;
-	t->final = 408;
-	snprintf(t->reason, sizeof(t->reason), "Request Timeout");
+	t->final = code;
+	snprintf(t->reason, sizeof(t->reason), "%s", reason);
 	t->t_end = now + 64ull * px_e.t1_ms;
 	if (t->early_tag[0])
 		px_dlg_drop_early(t->call_id, t->early_tag);
 	px_group_settle(t);
+}
+
+void px_branch_timeout(struct itx *t, const char *why, uint64_t now)
+{
+	branch_fail(t, 408, "Request Timeout", why, now);
+}
+
+/* RFC 3261 8.1.3.1, 17.1.4: a transport error (a connection that could not
+ * be opened, a certificate not trusted) is a 503 from the branches sent to
+ * ip:port that have had no answer; a non-INVITE one ends at once (timer
+ * F, at the next tick) */
+void px_transport_failed(uint32_t ip, uint16_t port, uint64_t now)
+{
+	uint32_t hit[64];
+	unsigned n = 0;
+	for (uint32_t k = 0; k < px_n_itx_live && n < 64; k++) {
+		struct itx *t = &px_itx[px_itx_live[k]];
+		if (t->state == ITX_CALLING && t->dst_ip == ip && t->dst_port == port)
+			hit[n++] = px_itx_live[k];
+	}
+	/* settling a group may free transactions: the matches first, then
+	 * each one that is still as it was */
+	for (unsigned i = 0; i < n; i++) {
+		struct itx *t = &px_itx[hit[i]];
+		if (t->state != ITX_CALLING || t->dst_ip != ip || t->dst_port != port)
+			continue;
+		if (t->non_invite)
+			t->t_b = now;
+		else
+			branch_fail(t, 503, "Service Unavailable", "transport error (no connection), 503", now);
+	}
 }
 
 /* an INVITE whose transaction exists already: a retransmission (the fast

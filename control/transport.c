@@ -590,6 +590,8 @@ static void handshake(struct conn *c)
 		tp_cnt.tls_failed++;
 	if (c->outbound || log_ok(0))
 		LOG("transport: %s %s", peer_str(c, b), why);
+	if (c->outbound && T.ops.dial_failed)
+		T.ops.dial_failed(c->ip, c->port);
 	conn_close(c, NULL);
 }
 
@@ -671,6 +673,8 @@ static void connected(struct conn *c)
 	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &e, &l) || e) {
 		tp_cnt.dial_failed++;
 		LOG("transport: connecting to %s failed: %s", peer_str(c, b), strerror(e ? e : errno));
+		if (T.ops.dial_failed)
+			T.ops.dial_failed(c->ip, c->port);
 		conn_close(c, NULL);
 		return;
 	}

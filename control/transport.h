@@ -48,6 +48,9 @@ struct tp_ops {
 	void (*frame_error)(const struct tp_peer *from, const char *hdr, size_t len, int code,
 			    const char *reason);
 	void (*log)(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+	/* a connection sipfp dialled failed (connect, handshake, certificate)
+	 * before what was queued on it went out */
+	void (*dial_failed)(uint32_t ip, uint16_t port);
 };
 
 #define TP_COUNTERS(_) \

@@ -12,6 +12,8 @@
   streamua.py slow SECONDS                              a header section that never ends
   streamua.py hold N                                    N idle connections, then one more
   streamua.py brute USER N                              N wrong passwords, one connection each
+  streamua.py same407                                   the 407 over TLS is the 407 over UDP,
+                                                        but for the Via and the nonce's value
   streamua.py serve PORT CERT KEY                       a TLS UAS on 10.77.0.1:PORT that sipfp
                                                         dials: INVITE -> 486; prints what happened
 
@@ -449,6 +451,33 @@ def serve():
     return 1
 
 
+def same407():
+    """sip_logic decides for both: one INVITE over UDP and over TLS, the
+    answers compared byte for byte once the Via (the client's own, which
+    names its transport and port) and the nonce (a worker's, or the control
+    process's, each minted with the same key) are masked"""
+    def invite(proto, port):
+        return (f"INVITE sip:2002@{A.host} SIP/2.0\r\nVia: SIP/2.0/{proto} 10.77.0.1:{port};branch=z9hG4bKsame407\r\n"
+                f"Max-Forwards: 70\r\nFrom: <sip:2001@{A.host}>;tag=same\r\nTo: <sip:2002@{A.host}>\r\n"
+                f"Call-ID: same407@10.77.0.1\r\nCSeq: 1 INVITE\r\nContact: <sip:2001@10.77.0.1:{port}>\r\n"
+                f"Content-Length: 0\r\n\r\n").encode()
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind(("10.77.0.1", 0))
+    u.settimeout(3)
+    u.sendto(invite("UDP", u.getsockname()[1]), (A.host, 5060))
+    over_udp = u.recv(65536).decode()
+    t = connect("tls", verify=False)
+    t.sendall(invite("TLS", t.getsockname()[1]))
+    over_tls = Conn(t).read()[2]
+    mask = lambda m: re.sub(r'nonce="[^"]*"', 'nonce="N"', re.sub(r"(?m)^Via: .*\r$", "Via: V\r", m))
+    a, b = mask(over_udp), mask(over_tls)
+    print(b)
+    if a != b:
+        print("--- over UDP:\n" + a)
+        return 1
+    return 0 if a.startswith("SIP/2.0 407") else 1
+
+
 def main():
     global A
     p = argparse.ArgumentParser()
@@ -469,7 +498,7 @@ def main():
             A.callee = A.args[2]
     f = {"callee": callee, "caller": caller, "register": register, "tlsver": tlsver, "verify": verify,
          "framing": framing, "ping": ping, "slow": slow, "hold": hold, "brute": brute,
-         "serve": serve}[A.cmd]
+         "serve": serve, "same407": same407}[A.cmd]
     sys.exit(f())
 
 

@@ -72,6 +72,9 @@ check "SIPp caller over TCP -> UDP callee: INVITE -> 407 -> ACK -> INVITE -> 100
 	sipp_cmd 5091 uac_call 10.77.0.2:5060 -t t1 -s 2002 -key user 2001 -au 2001 -ap 2001pw -d 300
 callee_done "UDP callee answered the TCP caller's call"
 
+check "a 407 over TLS is the 407 over UDP byte for byte, but for the client's Via and the nonce" \
+	$ua same407
+
 # ---- calls across transports, on the connection the callee registered over --------
 $ua callee 2003 2003pw --tp tls --ca "$run/ca.pem" --calls 2 --secs 40 >"$run/callee.out" 2>&1 &
 callee_pid=$!; bg+=("$callee_pid")
@@ -107,12 +110,14 @@ sc="$top/tests/integration/sipclient.py"
 env SIPFP_CALLEE=2701 "$sc" auth 2002 2002pw MD5 100 486 >"$run/call-good.out" 2>&1 &
 cg=$!
 for k in 2 3 4; do
-	env SIPFP_CALLEE=270$k SIPFP_WAIT=12 "$sc" auth 2002 2002pw MD5 100 408 >"$run/call-$k.out" 2>&1 &
+	env SIPFP_CALLEE=270$k SIPFP_WAIT=5 "$sc" auth 2002 2002pw MD5 100 500 >"$run/call-$k.out" 2>&1 &
 	eval "c$k=\$!"
 done
 check "sipfp dials TLS to a contact with transport=tls: the far end (good certificate) answers 486" wait "$cg"
 check "... the far end saw a TLS handshake and the INVITE" grep -q "INVITE answered 486" "$run/far-good.out"
-check "an expired certificate: not trusted, nothing sent, the caller gets 408" wait "$c2"
+# RFC 3261 8.1.3.1: a transport error is the branch's 503; a proxy sends
+# that on as 500 (16.7 step 6)
+check "an expired certificate: not trusted, nothing sent, the caller gets 500 at once" wait "$c2"
 check "a certificate for another address: the same" wait "$c3"
 check "an untrusted (self-signed) certificate: the same" wait "$c4"
 check "the three refusals logged with the verification error and counted" \

@@ -98,7 +98,7 @@ static void harness_feed(const char *src, uint16_t port, bool auth, const char *
 }
 
 /* a registered contact of bob's, reached at src:port */
-static void harness_contact(struct store *db, const char *contact, const char *src, uint16_t port,
+static inline void harness_contact(struct store *db, const char *contact, const char *src, uint16_t port,
 			    uint64_t expires_ms, const char *call_id)
 {
 	struct store_binding b = { .aor = "bob", .port = port, .expires_ms = expires_ms, .cseq = 1 };
