@@ -14,6 +14,12 @@
   streamua.py brute USER N                              N wrong passwords, one connection each
   streamua.py same407                                   the 407 over TLS is the 407 over UDP,
                                                         but for the Via and the nonce's value
+  streamua.py cap N                                     N connections held, one more refused
+  streamua.py idle SECONDS                              a silent connection closed within SECONDS
+  streamua.py toobig                                    a message over tcp_max_msg: 513 and closed
+  streamua.py clientcert CERT|- KEY|-                   TLS with (or without) a client certificate:
+                                                        an OPTIONS answered, or refused
+  streamua.py hsrate N                                  N TLS handshakes at once: some refused
   streamua.py serve PORT CERT KEY                       a TLS UAS on 10.77.0.1:PORT that sipfp
                                                         dials: INVITE -> 486; prints what happened
 
@@ -36,7 +42,7 @@ def log(*a):
     print("streamua:", *a, file=sys.stderr, flush=True)
 
 
-def connect(tp=None, verify=True, version=None, name=None, timeout=5):
+def connect(tp=None, verify=True, version=None, name=None, timeout=5, cert=None):
     tp = tp or A.tp
     port = A.port or (5061 if tp == "tls" else 5060)
     s = socket.create_connection((A.host, port), timeout=timeout)
@@ -55,6 +61,8 @@ def connect(tp=None, verify=True, version=None, name=None, timeout=5):
             # Debian's OpenSSL refuses TLS < 1.2 at security level 1+:
             # lower it here, so it is sipfp that says no
             ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+        if cert:
+            ctx.load_cert_chain(cert[0], cert[1])
         s = ctx.wrap_socket(s, server_hostname=name or A.host)
     return s
 
@@ -478,6 +486,65 @@ def same407():
     return 0 if a.startswith("SIP/2.0 407") else 1
 
 
+def cap():
+    n = int(A.args[0])
+    socks = [connect("tcp") for _ in range(n)]
+    time.sleep(0.5)
+    s = socks[-1]
+    s.sendall(options(1).encode())
+    ok = code(Conn(s).read()) == 200
+    refused = closed(connect("tcp"), 3)
+    print(f"held={n} answered={ok} one_more_refused={refused}")
+    return 0 if ok and refused else 1
+
+
+def idle():
+    s = connect("tcp")
+    t0 = time.time()
+    gone = closed(s, float(A.args[0]))
+    print(f"closed={gone} after {time.time() - t0:.1f} s")
+    return 0 if gone else 1
+
+
+def toobig():
+    c = Conn(connect("tcp"))
+    c.send(options(1).replace("Content-Length: 0\r\n\r\n", "Content-Length: 5000\r\n\r\n" + "x" * 5000))
+    m = c.read()
+    gone = closed(c.s)
+    print(m and m[0], "closed" if gone else "open")
+    return 0 if code(m) == 513 and gone else 1
+
+
+def clientcert():
+    cert = None if A.args[0] == "-" else (A.args[0], A.args[1])
+    try:
+        c = Conn(connect("tls", cert=cert))
+        c.send(options(1))
+        m = c.read(3)
+    except (ssl.SSLError, OSError) as e:
+        print("refused:", e)
+        return 0 if A.expect != 200 else 1
+    print("answered:", m and m[0])
+    ok = code(m) == 200
+    return 0 if ok == (A.expect == 200) else 1
+
+
+def hsrate():
+    n, ok, refused = int(A.args[0]), 0, 0
+    for _ in range(n):
+        try:
+            c = Conn(connect("tls", cert=(A.args[1], A.args[2]) if len(A.args) > 2 else None))
+            c.send(options(1))
+            if code(c.read(3)) == 200:
+                ok += 1
+            else:
+                refused += 1
+        except (ssl.SSLError, OSError):
+            refused += 1
+    print(f"handshakes={n} answered={ok} refused={refused}")
+    return 0 if ok >= 1 and refused >= 1 else 1
+
+
 def main():
     global A
     p = argparse.ArgumentParser()
@@ -498,7 +565,8 @@ def main():
             A.callee = A.args[2]
     f = {"callee": callee, "caller": caller, "register": register, "tlsver": tlsver, "verify": verify,
          "framing": framing, "ping": ping, "slow": slow, "hold": hold, "brute": brute,
-         "serve": serve, "same407": same407}[A.cmd]
+         "serve": serve, "same407": same407, "cap": cap, "idle": idle, "toobig": toobig,
+         "clientcert": clientcert, "hsrate": hsrate}[A.cmd]
     sys.exit(f())
 
 

@@ -49,6 +49,9 @@ cd "$run" || exit 1
 	openssl x509 -req -in expired.csr -CA ca.pem -CAkey ca.key -days -1 -extfile far.ext -out expired.pem
 	openssl x509 -req -in name.csr -CA ca.pem -CAkey ca.key -days 2 -extfile other.ext -out name.pem
 	openssl x509 -req -in self.csr -signkey self.key -days 2 -extfile far.ext -out self.pem
+	# a phone's client certificate, from the test CA
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=phone" -keyout cli.key -out cli.csr
+	openssl x509 -req -in cli.csr -CA ca.pem -CAkey ca.key -days 2 -out cli.pem
 } >"$run/certs.log" 2>&1 || { ko "test certificates"; cat "$run/certs.log"; finish; exit 1; }
 
 start_sipfp "$prefix" "$iface" --set tls_cert="$run/srv.pem" --set tls_key="$run/srv.key" --set tls_ca="$run/ca.pem" \
@@ -155,6 +158,31 @@ check "wrong passwords over TLS: the source is banned (its SYN no longer reaches
 check "failures came from the control process, the ban from the data plane" \
 	sh -c "[ $(stat ctl_stream_auth_fail) -ge 4 ] && [ $(stat bans_added) -ge 1 ] && [ $(stat drop_exc_banned) -ge 1 ]"
 "$ctl" ban del 10.77.0.1 >/dev/null 2>&1 || "$ctl" ban list
+
+# ---- the other limits, on a sipfp started again with them small ----------------------------
+stop_launcher "$launcher_pid"
+launcher_pid=""
+ip netns del "sipfp-$prefix" 2>/dev/null
+start_sipfp "$prefix" "$iface" --set tls_cert="$run/srv.pem" --set tls_key="$run/srv.key" --set tls_ca="$run/ca.pem" \
+	--set tls_verify_client=yes --set tcp_max_per_source=3 --set tls_handshakes_per_source=2 \
+	--set tcp_max_msg=2000 --set tcp_idle_timeout_s=2 ||
+	{ ko "sipfp started again with small limits"; cat "$run/launch.log"; finish; exit 1; }
+check "tcp_max_per_source 3: three connections from one address held, a fourth refused" $ua cap 3
+check "... counted" test "$(stat conn_refused_source)" -ge 1
+check "tcp_max_msg 2000: a 5000-byte body gets 513 and the connection closed" $ua toobig
+check "tcp_idle_timeout_s 2: a silent connection is closed" $ua idle 4
+check "tls_verify_client: a client certificate from tls_ca is accepted" \
+	$ua clientcert "$run/cli.pem" "$run/cli.key" --ca "$run/ca.pem"
+check "... no client certificate: the handshake fails" $ua clientcert - - --ca "$run/ca.pem" --expect 0
+check "... a self-signed one: the same" $ua clientcert "$run/self.pem" "$run/self.key" --ca "$run/ca.pem" --expect 0
+sleep 1.1
+check "tls_handshakes_per_source 2: of 5 handshakes within a second, some refused" \
+	$ua hsrate 5 "$run/cli.pem" "$run/cli.key" --ca "$run/ca.pem"
+check "... counted" test "$(stat conn_refused_hs_rate)" -ge 1
+stop_launcher "$launcher_pid"
+launcher_pid=""
+start_sipfp "$prefix" "$iface" --set tls_cert="$run/srv.pem" --set tls_key="$run/srv.key" --set tls_ca="$run/ca.pem" ||
+	{ ko "sipfp started again"; cat "$run/launch.log"; finish; exit 1; }
 
 # ---- the data plane killed: the phone connects and registers again -----------------------
 $ua callee 2003 2003pw --tp tls --ca "$run/ca.pem" --calls 1 --secs 60 --reconnect >"$run/callee2.out" 2>&1 &
