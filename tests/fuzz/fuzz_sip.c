@@ -18,6 +18,7 @@
 #include "rtp_stats.h"
 #include "sdp.h"
 #include "sip_logic.h"
+#include "sip_stream.h"
 #include "sipfp/shm.h"
 #include "wbuf.h"
 
@@ -109,6 +110,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	uint16_t port;
 	sfp_reply_dest(&m, 5062, &port);
+
+	/* the same bytes as a TCP/TLS stream (RFC 3261 18.3 framing): every
+	 * length it tells stays within the input and the limit */
+	for (size_t off = 0, lim = 1024 + (size & 0xfff); off < size;) {
+		size_t n;
+		enum sfp_frame f = sfp_frame(buf + off, size - off, lim, &n);
+		if (n > size - off || (f == SFP_FR_MSG && n > lim))
+			abort();
+		if (f != SFP_FR_MSG && f != SFP_FR_PING && f != SFP_FR_PONG)
+			break;
+		off += n;
+	}
 
 #ifdef FUZZ_SDP
 	/* the body as SDP, as the control process reads and rewrites it;

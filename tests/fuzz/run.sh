@@ -22,7 +22,7 @@ mkdir -p "$work/corpus" "$work/seeds"
 	-fno-sanitize-recover=undefined -I"$top/include" -I"$top/core" -I"$top/control" \
 	${FUZZ_SDP:+-DFUZZ_SDP} \
 	"$top/tests/fuzz/fuzz_sip.c" "$top/core/sip_scan.c" "$top/core/sip_auth.c" \
-	"$top/core/sip_logic.c" "$top/core/admission.c" "$top/control/sdp.c" \
+	"$top/core/sip_logic.c" "$top/core/sip_stream.c" "$top/core/admission.c" "$top/control/sdp.c" \
 	$(pkg-config --cflags --libs libosip2) -lcrypto -o "$work/fuzz_sip"
 
 cp "$top"/tests/corpus/rfc4475/*.dat "$top"/tests/corpus/rfc5118/* "$work/seeds/" 2>/dev/null || true
