@@ -3,34 +3,34 @@
 #
 # bench/stream.sh: SIP over TCP and TLS beside UDP, in one run, through the
 # same sipfp (TAP port, exception path for TCP) and the same client
-# (bench/streamload.py for registrations, handshakes and held connections;
-# SIPp for calls, UDP and TCP: Debian's SIPp has no TLS).
+# (bench/streamload.py: Debian's SIPp has no TLS).
 #
 # Prints per transport: digest registrations/s (REGISTER -> 401 -> REGISTER
 # -> 200, every one checked), the control process's CPU per registration;
 # TLS handshakes/s and CPU per handshake; memory per idle connection held
 # (the control process's RSS growth plus the kernel's socket memory in the
-# exception namespace, /proc/net/sockstat), for TCP and TLS; calls/s
-# with SIPp (caller over UDP or TCP, callee over UDP) and failures.
+# exception namespace's kernel, slab), for TCP and TLS; calls/s (8 caller
+# and callee pairs, INVITE -> 407 -> ... -> BYE -> 200, all over one
+# transport) with failures and the control process's CPU per call.
 # Then the same for Kamailio 5.6 (Debian's kamailio, kamailio-sqlite-modules,
 # kamailio-tls-modules) as registrar and record-routing proxy with digest
 # on loopback (a cheaper path than sipfp's TAP port), its CPU all its
 # processes', its memory per connection its shared memory's growth.
 #
-# Usage: bench/stream.sh [--procs N] [--regs N] [--conns N] [--rate CPS] [--calls N]
+# Usage: bench/stream.sh [--procs N] [--regs N] [--conns N] [--pairs N] [--calls N_EACH]
 #                        [--no-kamailio] [--build DIR]
 # Root only.  Installs nothing: without Kamailio its rows say why.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$here/..
-procs=4 regs=1500 conns=3000 rate=200 calls=2000 build=$top/build kam=1
+procs=4 regs=1500 conns=3000 pairs=8 calls=250 build=$top/build kam=1
 while [ $# -gt 0 ]; do
 	case $1 in
 	--procs) procs=$2; shift 2 ;;
 	--regs) regs=$2; shift 2 ;;
 	--conns) conns=$2; shift 2 ;;
-	--rate) rate=$2; shift 2 ;;
+	--pairs) pairs=$2; shift 2 ;;
 	--calls) calls=$2; shift 2 ;;
 	--build) build=$2; shift 2 ;;
 	--no-kamailio) kam=0; shift ;;
@@ -71,7 +71,7 @@ for _ in $(seq 100); do
 	sleep 0.3
 done
 echo benchpw | "$ctl" user add bench >/dev/null
-echo calleepw | "$ctl" user add callee >/dev/null
+for k in $(seq 0 $((pairs - 1))); do echo cpw | "$ctl" user add "c$k" >/dev/null; done
 cpid=$(pgrep -f "sipfp-control.*file-prefix $prefix" | head -1)
 cpu() { awk '{print $14 + $15}' "/proc/$cpid/stat"; } # clock ticks
 tck=$(getconf CLK_TCK)
@@ -131,30 +131,22 @@ done
 echo "(server: the control process's RSS growth per connection plus its $slot-byte slot, allocated at start;"
 echo " kernel: the growth of the kernel's slab memory per connection, halved: client and server both on this host)"
 echo
-# calls: SIPp, the callee over UDP, the caller over UDP then TCP
-register() { (cd "$run" && timeout 20 sipp -sf "$top/tests/sipp/reg_contact.xml" -i 10.77.0.1 -p 5173 -m 1 \
-	-key user callee -au callee -ap calleepw -key contact_port 5172 -key expires 3600 -nostdin \
-	10.77.0.2:5060 >/dev/null 2>&1); }
-register
-printf "%-10s %10s %10s %10s %16s\n" caller "calls/s" ok failed "control us/call"
-for t in u1 t1; do
-	(cd "$run" && timeout $((calls / rate + 60)) sipp -sf "$top/tests/sipp/uas_answer.xml" -i 10.77.0.1 -p 5172 \
-		-nostdin -bg >/dev/null 2>&1) || true
-	sleep 0.5
-	c0=$(cpu)
-	t0=$(date +%s.%N)
-	(cd "$run" && timeout $((calls / rate + 60)) sipp -sf "$top/tests/sipp/uac_call.xml" -i 10.77.0.1 -p 5171 \
-		-t "$t" -s callee -key user bench -au bench -ap benchpw -d 100 -r "$rate" -m "$calls" \
-		-timeout $((calls / rate + 40))s -nostdin -trace_stat -stf "$run/$t.csv" 10.77.0.2:5060 >/dev/null 2>&1) || true
-	t1=$(date +%s.%N)
-	c1=$(cpu)
-	pkill -f "sipp .*uas_answer.xml.*-p 5172" 2>/dev/null || true
-	ok=$(tail -1 "$run/$t.csv" | awk -F';' '{print $16}') bad=$(tail -1 "$run/$t.csv" | awk -F';' '{print $18}')
-	cps=$(awk -v n="${ok:-0}" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')
-	us=$(awk -v c=$((c1 - c0)) -v n="${ok:-0}" -v t="$tck" 'BEGIN { if (n) printf "%.0f", c / t * 1e6 / n; else print "?" }')
-	printf "%-10s %10s %10s %10s %16s\n" "$([ $t = u1 ] && echo udp || echo tcp)" "$cps" "${ok:-?}" "${bad:-?}" "$us"
-	sleep 1
-done
+# calls: pairs of caller and callee on one transport each time
+# calls_rows NAME CPU_COMMAND
+calls_rows() {
+	printf "%-10s %12s %10s %18s\n" transport calls "per second" "$1 us/call"
+	for tp in udp tcp tls; do
+		local c0 c1 out n r us
+		c0=$($2)
+		out=$(python3 "$here/streamload.py" calls "$tp" "$pairs" "$calls" bench benchpw) || true
+		c1=$($2)
+		n=$(echo "$out" | sed -n 's/.* calls \([0-9]*\)\/.*/\1/p')
+		r=$(echo "$out" | sed -n 's/.*: \([0-9]*\)\/s$/\1/p')
+		us=$(awk -v c=$((c1 - c0)) -v n="${n:-0}" -v t="$tck" 'BEGIN { if (n) printf "%.0f", c / t * 1e6 / n; else print "?" }')
+		printf "%-10s %12s %10s %18s\n" "$tp" "${n:-?}/$((pairs * calls))" "${r:-?}" "$us"
+	done
+}
+calls_rows control cpu
 
 # ---- Kamailio: the same client, the same scenarios, on loopback ---------------------------
 kam_rows() {
@@ -167,10 +159,10 @@ kam_rows() {
 	fi
 	local db=$run/kam.sqlite
 	for t in standard auth_db; do sqlite3 "$db" <"$schema/$t-create.sql"; done
-	python3 - "$db" <<'PY'
+	python3 - "$db" "$pairs" <<'PY'
 import hashlib, sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
-for u, pw in (("bench", "benchpw"), ("callee", "calleepw")):
+for u, pw in [("bench", "benchpw")] + [(f"c{k}", "cpw") for k in range(int(sys.argv[2]))]:
     db.execute("INSERT INTO subscriber (username, domain, password, ha1) VALUES (?,?,?,?)",
                (u, "127.0.0.1", pw, hashlib.md5(f"{u}:127.0.0.1:{pw}".encode()).hexdigest()))
 db.commit()
@@ -273,6 +265,8 @@ EOF
 			printf "%-10s %8d %16.0f %16.0f %14.0f\n", tp, n, c, kk, c + kk }'
 	done
 	echo "(server: Kamailio's shared memory growth per connection, kamcmd core.shmmem; measured while held)"
+	echo
+	calls_rows kamailio kcpu
 	# last: Kamailio 5.6.3's tls module has been seen to abort under this
 	# load (a double free in tls_init.c with OpenSSL 3); said if it does
 	echo
@@ -287,6 +281,6 @@ EOF
 		echo "kamailio: a process died during the handshakes: $(grep -m1 -o 'BUG: [^,]*' "$run/kam.log" || true)"
 	fi
 	unset SL_HOST SL_PORT SL_TLS_PORT SL_LOCAL
-	kill "$(cat "$run/kam.pid")" 2>/dev/null
+	kill "$(cat "$run/kam.pid" 2>/dev/null)" 2>/dev/null || true
 }
 kam_rows

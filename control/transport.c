@@ -704,6 +704,8 @@ int tp_send_to(uint32_t ip, uint16_t port, uint8_t transport, const char *host, 
 		close(fd);
 		return -1;
 	}
+	int one = 1;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c = conn_new(fd, ip, port, transport);
 	if (!c) {
 		close(fd);
