@@ -142,9 +142,10 @@ static void usage(const char *prog)
 {
 	printf("Usage: %s [EAL options] -- [options]\n\n"
 	       "sipfp control process: the DPDK secondary that owns users, registrations\n"
-	       "and calls, and serves sipfpctl.  Start it after sipfp-dataplane, with the\n"
-	       "same --file-prefix, --proc-type=secondary and lcore ids the data plane\n"
-	       "does not use, e.g.\n"
+	       "and calls, speaks SIP over TCP and TLS (sip_port, tls_port) on the data\n"
+	       "plane's exception interface, and serves sipfpctl.  Start it after\n"
+	       "sipfp-dataplane, with the same --file-prefix, --proc-type=secondary and\n"
+	       "lcore ids the data plane does not use, e.g.\n"
 	       "  %s --proc-type=secondary --file-prefix sipfp --lcores 2@0 -- -c /etc/sipfp/sipfp.conf\n\n"
 	       "Options:\n"
 	       "  -c, --config FILE    configuration file (same file as the data plane)\n"
