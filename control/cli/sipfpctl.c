@@ -34,6 +34,7 @@ static void usage(FILE *f)
 		"  dialog list              calls in progress\n"
 		"  media list               anchored media streams: ports, endpoints, packets, jitter\n"
 		"  node list                the nodes sharing the PostgreSQL store: heartbeats, registrations\n"
+		"  conn list                SIP over TCP/TLS: peers, transport, TLS version/cipher, bytes, users\n"
 		"  ban list                 banned sources, why, for how long\n"
 		"  ban add ADDR[:PORT] [S]  drop a source (S seconds, or until removed)\n"
 		"  ban del ADDR[:PORT]      lift a ban (manual or automatic)\n"
