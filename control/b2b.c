@@ -299,10 +299,17 @@ static void put_contact(struct sfp_wbuf *w, uint8_t tp)
 	px_putf(w, "Contact: <sip:%s:%u%s>\r\n", px_e.lcfg->addr, px_tp_port(tp), px_tp_param(tp));
 }
 
-/* the transport a leg is reached on: a connection from its address, or UDP */
+/* the transport a leg is reached on: a connection from its address, else
+ * what its Contact asks for (RFC 3263: sipfp dials), else UDP */
 static uint8_t leg_tp(const struct b2b_leg *l)
 {
-	return px_out_tp(l->ip, l->port);
+	return px_target_tp(l->ip, l->port, (struct sfp_str){ l->target, strlen(l->target) });
+}
+
+/* a request of ours (or our ACK) to leg l */
+static void leg_send(const struct b2b_leg *l, const char *p, uint32_t n)
+{
+	px_send_tp(l->ip, l->port, leg_tp(l), p, n);
 }
 
 static const char allow[] = "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, NOTIFY, MESSAGE\r\n";
@@ -435,7 +442,7 @@ static void own_request(struct b2b_call *c, unsigned l, const char *method, enum
 	if (!t || !(t->fwd = malloc(n))) {
 		if (t)
 			px_itx_free(t);
-		px_e.send(lg->ip, lg->port, obuf, (uint32_t)n); /* untracked, but sent */
+		leg_send(lg, obuf, (uint32_t)n); /* untracked, but sent */
 		return;
 	}
 	memcpy(t->fwd, obuf, n);
@@ -452,7 +459,7 @@ static void own_request(struct b2b_call *c, unsigned l, const char *method, enum
 	t->t_a = now + t->a_int;
 	t->t_b = now + 64ull * px_e.t1_ms;
 	bind_itx(t, c, k, l);
-	px_e.send(lg->ip, lg->port, t->fwd, t->fwd_len);
+	leg_send(lg, t->fwd, t->fwd_len);
 }
 
 /* the call is over: BYE on each leg in bye_mask (bit 0 A, bit 1 B) that
@@ -639,7 +646,7 @@ static void new_call(const struct sfp_sip_meta *mt, const char *p, const struct 
 		bind_itx(t, c, B2B_K_INVITE, 1);
 		snprintf(t->caller, sizeof(t->caller), "%s", mt->user);
 		snprintf(t->callee, sizeof(t->callee), "%s", callee);
-		px_e.send(t->dst_ip, t->dst_port, t->fwd, t->fwd_len);
+		px_send_tp(t->dst_ip, t->dst_port, leg_tp(b), t->fwd, t->fwd_len);
 		started++;
 		char ipb[16];
 		px_e.log("b2bua: INVITE %s -> %s at %s:%u (%s)%s; A-leg %s, B-leg %s", mt->user, callee,
@@ -702,7 +709,7 @@ static void relay_request(struct b2b_call *c, unsigned x, const struct sfp_sip_m
 	if (!nict)
 		px_e.respond(mt, m, 100, "Trying", NULL);
 	px_cnt.b2b_relayed++;
-	px_e.send(ly->ip, ly->port, t->fwd, t->fwd_len);
+	leg_send(ly, t->fwd, t->fwd_len);
 }
 
 /* the ACK to A's 2xx: the call is up; B's 2xx is ACKed now, with A's
@@ -730,7 +737,7 @@ static void ack_b(struct b2b_call *c, const struct sfp_sip_meta *mt, const char 
 		memcpy(c->ack, obuf, n);
 		c->ack_len = (uint32_t)n;
 	}
-	px_e.send(b->ip, b->port, obuf, (uint32_t)n);
+	leg_send(b, obuf, (uint32_t)n);
 }
 
 /* a 2xx from a callee's dialog we will not use (a second fork's, 13.2.2.4,
@@ -940,7 +947,7 @@ static void invite_response(struct b2b_call *c, struct itx *t, const struct sfp_
 		if (!c || c->r.state != B2B_CALLING) {
 			if (c && px_str_is(m->to_tag, c->r.leg[1].remote_tag)) {
 				if (c->ack) /* B did not hear our ACK */
-					px_e.send(c->r.leg[1].ip, c->r.leg[1].port, c->ack, c->ack_len);
+					leg_send(&c->r.leg[1], c->ack, c->ack_len);
 			} else {
 				px_cnt.b2b_fork_bye++;
 				if (c)
@@ -1035,7 +1042,7 @@ static void invite_response(struct b2b_call *c, struct itx *t, const struct sfp_
 				px_cnt.b2b_422++;
 				px_e.log("b2bua: call %s -> %s: 422, INVITE again with Session-Expires %ld", r->caller,
 					 r->callee, min_se);
-				px_e.send(r->dst_ip, r->dst_port, r->fwd, r->fwd_len);
+				px_send_tp(r->dst_ip, r->dst_port, leg_tp(b), r->fwd, r->fwd_len);
 				return;
 			}
 		}
@@ -1077,7 +1084,7 @@ static void reinvite_response(struct b2b_call *c, struct itx *t, const struct sf
 		leg_request(&aw, ly, "ACK", m->cseq_num, br, 70);
 		size_t an = px_put_body(&aw, (struct sfp_str){ NULL, 0 });
 		if (an)
-			px_e.send(ly->ip, ly->port, ackb, (uint32_t)an);
+			leg_send(ly, ackb, (uint32_t)an);
 		if (t->state == ITX_COMPLETED) /* a 2xx again: the ACK again, nothing else */
 			return;
 		size_t n = map_response(c, t, mt, p, m, &o, m->status);
@@ -1180,7 +1187,7 @@ bool b2b_stray_response(const struct sfp_sip_meta *mt, const struct sfp_sip *m)
 		return false;
 	if (px_str_is(m->to_tag, c->r.leg[1].remote_tag)) {
 		if (c->ack) /* 13.2.2.4: each retransmitted 2xx gets the ACK again */
-			px_e.send(c->r.leg[1].ip, c->r.leg[1].port, c->ack, c->ack_len);
+			leg_send(&c->r.leg[1], c->ack, c->ack_len);
 	} else {
 		px_cnt.b2b_fork_bye++;
 		ack_and_bye(mt, m, &c->r.leg[1]);
