@@ -424,7 +424,9 @@ static void stream_message(const struct tp_peer *from, const char *p, size_t len
 		uint64_t uh = sfp_user_hash(d.user.p, d.user.n);
 		memcpy(am.u.adm.key, &uh, sizeof(uh));
 		cnt.stream_auth_fail++;
-		if (push(&am, 1))
+		/* one try: a full ring delays a ban, it must not stall the
+		 * control process (a flood of failures is what fills it) */
+		if (rte_ring_enqueue_bulk_elem(C.from_ctl, &am, SFP_MSG_SIZE, 1, NULL) != 1)
 			cnt.tx_full++;
 	}
 	switch (d.act) {
