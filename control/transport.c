@@ -25,7 +25,6 @@
 
 #define TX_MAX     (1u << 20) /* bytes pending to a peer that does not read */
 #define RX_FIRST   4096u
-#define RX_KEEP    16384u     /* an idle connection keeps at most this much buffer */
 #define L_TCP      0xfffffff0u
 #define L_TLS      0xfffffff1u
 #define HS_SLOTS   1024u
@@ -381,7 +380,8 @@ static void flush(struct conn *c)
 		c->tx_len -= (uint32_t)w;
 	}
 	want_out(c, false);
-	if (c->tx_cap > RX_KEEP) {
+	/* nothing pending: no buffer (an idle connection costs its slot) */
+	if (c->tx) {
 		free(c->tx);
 		c->tx = NULL;
 		c->tx_cap = 0;
@@ -530,7 +530,8 @@ static void on_readable(struct conn *c)
 		c->t_last = T.now;
 		frames(c);
 	}
-	if (c->state == ST_OPEN && !c->rx_len && c->rx_cap > RX_KEEP) {
+	/* nothing pending: no buffer kept (thousands of idle phones) */
+	if (c->state == ST_OPEN && !c->rx_len && c->rx) {
 		free(c->rx);
 		c->rx = NULL;
 		c->rx_cap = 0;
@@ -839,10 +840,16 @@ static void sweep(void)
 		if (since && T.now - since > T.cfg.header_timeout_ms) {
 			tp_cnt.slow_closed++;
 			char b[32];
-			if (log_ok(4))
+			if (log_ok(4) || c->outbound)
 				LOG("transport: %s %s closed: %s not complete within %u ms", tp_name(c->transport),
 				    peer_str(c, b), c->state == ST_OPEN ? "a message" : "the connection set-up",
 				    T.cfg.header_timeout_ms);
+			/* a dial that never completed: what waited on it fails now */
+			if (c->outbound && c->state != ST_OPEN) {
+				tp_cnt.dial_failed++;
+				if (T.ops.dial_failed)
+					T.ops.dial_failed(c->ip, c->port);
+			}
 			conn_close(c, NULL);
 		} else if (T.cfg.idle_timeout_ms && T.now - c->t_last > T.cfg.idle_timeout_ms) {
 			tp_cnt.idle_closed++;
