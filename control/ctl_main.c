@@ -381,12 +381,9 @@ static bool stream_over_limit(uint32_t ip, bool ood)
 	const struct sfp_limits *l = &C.st->limits;
 	if (C.limits_gen != l->gen || !C.limits_gen) {
 		C.limits_gen = l->gen;
-		C.rll.rate[SFP_RL_ALL] = l->src_rate;
-		C.rll.burst[SFP_RL_ALL] = l->src_burst < SFP_RL_BURST_MAX ? l->src_burst : SFP_RL_BURST_MAX;
-		C.rll.rate[SFP_RL_OOD] = l->ood_rate;
-		C.rll.burst[SFP_RL_OOD] = l->ood_burst < SFP_RL_BURST_MAX ? l->ood_burst : SFP_RL_BURST_MAX;
+		sfp_rl_limits_set(&C.rll, l);
 	}
-	if (!C.rl || !(C.rll.rate[SFP_RL_ALL] | C.rll.rate[SFP_RL_OOD]))
+	if (!C.rl || !sfp_rl_limits_on(&C.rll))
 		return false;
 	struct sfp_rl_entry *e = sfp_rl_get(C.rl, ip, (uint32_t)now_ms(), &C.rll);
 	if (sfp_rl_take(e, SFP_RL_ALL, &C.rll) && (!ood || sfp_rl_take(e, SFP_RL_OOD, &C.rll)))
@@ -476,15 +473,6 @@ static void stream_frame_error(const struct tp_peer *from, const char *hdr, size
 	stream_reply(from, &m, &d);
 }
 
-static void stream_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void stream_log(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vlog(fmt, ap);
-	va_end(ap);
-}
-
 static void stream_init(void)
 {
 	char err[512];
@@ -529,7 +517,7 @@ static void stream_init(void)
 		.tls_hs_per_source = C.cfg.tls_handshakes_per_source,
 	};
 	snprintf(tc.netns, sizeof(tc.netns), "%s", C.st->exc_netns);
-	struct tp_ops ops = { .message = stream_message, .frame_error = stream_frame_error, .log = stream_log,
+	struct tp_ops ops = { .message = stream_message, .frame_error = stream_frame_error, .log = px_log,
 			      .dial_failed = stream_dial_failed };
 	if (tp_init(&tc, &ops, err, sizeof(err)))
 		die("%s", err);

@@ -223,16 +223,8 @@ uint8_t px_uri_tp(struct sfp_str uri)
 {
 	if (uri.n >= 5 && !strncasecmp(uri.p, "sips:", 5))
 		return SFP_TP_TLS;
-	for (size_t i = 0; i + 10 < uri.n; i++)
-		if (uri.p[i] == ';' && !strncasecmp(uri.p + i + 1, "transport=", 10)) {
-			const char *v = uri.p + i + 11;
-			size_t left = uri.n - i - 11;
-			if (left >= 3 && !strncasecmp(v, "tls", 3))
-				return SFP_TP_TLS;
-			if (left >= 3 && !strncasecmp(v, "tcp", 3))
-				return SFP_TP_TCP;
-		}
-	return SFP_TP_UDP;
+	struct sfp_str t = px_param(uri, "transport");
+	return sfp_str_ieq(t, "tls") ? SFP_TP_TLS : sfp_str_ieq(t, "tcp") ? SFP_TP_TCP : SFP_TP_UDP;
 }
 
 /* where a request to uri, reached at ip:port, goes: down a connection

@@ -438,6 +438,16 @@ static int conn_send(struct conn *c, const char *p, size_t n)
 	return 0;
 }
 
+/* a SIP message on c (sent, or queued behind what waits), counted */
+static int conn_send_msg(struct conn *c, const char *p, size_t n)
+{
+	if (conn_send(c, p, n))
+		return -1;
+	c->msgs_out++;
+	tp_cnt.msgs_out++;
+	return 0;
+}
+
 /* ---- framing ----------------------------------------------------------------------- */
 
 static void consume(struct conn *c, size_t n)
@@ -691,9 +701,9 @@ static void connected(struct conn *c)
 
 int tp_send_to(uint32_t ip, uint16_t port, uint8_t transport, const char *host, const char *p, size_t len)
 {
-	struct conn *c = find(ip, port);
+	struct conn *c = T.c ? find(ip, port) : NULL;
 	if (c)
-		return conn_send(c, p, len);
+		return conn_send_msg(c, p, len);
 	if (T.ep < 0 || (transport == SFP_TP_TLS && !T.cli) || T.n >= T.cfg.max_conns)
 		return -1;
 	int fd = ns_socket(SOCK_STREAM);
@@ -730,7 +740,7 @@ int tp_send_to(uint32_t ip, uint16_t port, uint8_t transport, const char *host, 
 		}
 		SSL_set_connect_state(c->ssl);
 	}
-	return queue(c, p, len);
+	return conn_send_msg(c, p, len);
 }
 
 /* ---- the module's face ------------------------------------------------------------- */
@@ -897,13 +907,7 @@ void tp_poll(uint64_t now)
 int tp_send(uint32_t ip, uint16_t port, const char *p, size_t len)
 {
 	struct conn *c = T.c ? find(ip, port) : NULL;
-	if (!c)
-		return -1;
-	if (conn_send(c, p, len))
-		return -1;
-	c->msgs_out++;
-	tp_cnt.msgs_out++;
-	return 0;
+	return c ? conn_send_msg(c, p, len) : -1;
 }
 
 int tp_transport(uint32_t ip, uint16_t port)

@@ -51,6 +51,23 @@ struct sfp_rl_limits {
 	uint32_t burst[2];
 };
 
+/* the buckets' limits from the shared ones (sipfpctl limit set): each
+ * user of the buckets, a worker or the control process's TCP/TLS side,
+ * keeps a copy it refreshes when l->gen moves */
+static inline void sfp_rl_limits_set(struct sfp_rl_limits *r, const struct sfp_limits *l)
+{
+	r->rate[SFP_RL_ALL] = l->src_rate;
+	r->burst[SFP_RL_ALL] = l->src_burst < SFP_RL_BURST_MAX ? l->src_burst : SFP_RL_BURST_MAX;
+	r->rate[SFP_RL_OOD] = l->ood_rate;
+	r->burst[SFP_RL_OOD] = l->ood_burst < SFP_RL_BURST_MAX ? l->ood_burst : SFP_RL_BURST_MAX;
+}
+
+/* both rates 0 switches the limits off */
+static inline bool sfp_rl_limits_on(const struct sfp_rl_limits *r)
+{
+	return (r->rate[SFP_RL_ALL] | r->rate[SFP_RL_OOD]) != 0;
+}
+
 /* 64-bit finaliser (MurmurHash3 fmix64): spreads addresses over the sets */
 static inline uint64_t sfp_mix64(uint64_t x)
 {

@@ -167,10 +167,9 @@ void dp_media_relay(struct dp_worker *w, struct rte_mbuf *m, struct rte_ether_hd
 /* dp_exc.c: the exception path */
 int dp_exc_init(struct dp *dp, char *err, size_t errlen);
 void dp_exc_fini(struct dp *dp);
-/* a TCP segment for our address: true when taken (queued for the
- * kernel); false: the caller frees it (counted) */
-bool dp_exc_in(struct dp_worker *w, struct rte_mbuf *m, const struct rte_ipv4_hdr *ip, uint32_t ihl,
-	       struct sfp_rl_entry *(*src_bucket)(struct dp_worker *, uint32_t));
+/* an admitted TCP segment for our address: true when queued for the
+ * kernel; false: the caller frees it (counted) */
+bool dp_exc_in(struct dp_worker *w, struct rte_mbuf *m);
 /* main lcore: both directions; how many frames it moved */
 unsigned dp_exc_poll(struct dp *dp, struct dp_worker *mw, uint64_t now);
 /* dp_main.c: a frame to dst_ip's next hop (resolved, or parked for ARP) */

@@ -12,9 +12,10 @@
  * through the port, with the next hop resolved by our own ARP cache: the
  * kernel interface is NOARP, so it never asks the wire anything.
  *
- * Workers only classify and enqueue (bans and the SYN rate limit first: a
- * banned source's SYN never reaches the kernel); the main lcore does the
- * TAP's I/O, as DPDK's "virtio-user as exception path" and grout do.
+ * Workers admit segments as they admit datagrams (dp_worker.c: bans, the
+ * SYN rate limit: a banned source's SYN never reaches the kernel) and
+ * enqueue them; the main lcore does the TAP's I/O, as DPDK's "virtio-user
+ * as exception path" and grout do.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,7 +29,6 @@
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
-#include <rte_tcp.h>
 
 #include "dp.h"
 
@@ -153,41 +153,10 @@ void dp_exc_fini(struct dp *dp)
 
 /* ---- workers ------------------------------------------------------------------------ */
 
-bool dp_exc_in(struct dp_worker *w, struct rte_mbuf *m, const struct rte_ipv4_hdr *ip, uint32_t ihl,
-	       struct sfp_rl_entry *(*src_bucket)(struct dp_worker *, uint32_t))
+/* a TCP segment the worker has admitted: to the main lcore, never
+ * waiting (a full queue is a counted drop, TCP sends it again) */
+bool dp_exc_in(struct dp_worker *w, struct rte_mbuf *m)
 {
-	const struct rte_tcp_hdr *th = (const struct rte_tcp_hdr *)((const char *)ip + ihl);
-	uint32_t tot = rte_be_to_cpu_16(ip->total_length);
-	if (m->nb_segs != 1 || tot < ihl + sizeof(*th) ||
-	    rte_pktmbuf_data_len(m) < sizeof(struct rte_ether_hdr) + ihl + sizeof(*th)) {
-		w->cnt[SFP_CNT_IP_BAD]++;
-		return false;
-	}
-	uint16_t dport = rte_be_to_cpu_16(th->dst_port), sport = rte_be_to_cpu_16(th->src_port);
-	/* our listeners, and the kernel's own connections (sipfp dialling
-	 * out): its local ports are confined to this range in the namespace */
-	if (dport != g_dp.cfg.sip_port && dport != g_dp.cfg.tls_port &&
-	    (dport < DP_EXC_LPORT_LO || dport > DP_EXC_LPORT_HI)) {
-		w->cnt[SFP_CNT_EXC_PORT]++;
-		return false;
-	}
-	if (sfp_ban_lookup(&g_dp.st->bans, ip->src_addr, sport, w->now_ms)) {
-		w->cnt[SFP_CNT_EXC_BANNED]++;
-		return false;
-	}
-	/* a new connection is an out-of-dialog request's worth of work (and a
-	 * TLS handshake far more): it takes from the same bucket */
-	if ((th->tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG)) == RTE_TCP_SYN_FLAG) {
-		struct sfp_rl_entry *e = src_bucket(w, ip->src_addr);
-		if (e && !sfp_rl_take(e, SFP_RL_OOD, &w->rll)) {
-			if (sfp_allow_match(&g_dp.st->allow, ip->src_addr)) {
-				w->cnt[SFP_CNT_ALLOW_BYPASS]++;
-			} else {
-				w->cnt[SFP_CNT_EXC_SYN_RATE]++;
-				return false;
-			}
-		}
-	}
 	if (rte_ring_enqueue(g_dp.exc_in, m)) {
 		w->cnt[SFP_CNT_EXC_IN_FULL]++;
 		return false;

@@ -15,6 +15,7 @@
 #include <rte_ip.h>
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
+#include <rte_tcp.h>
 #include <rte_udp.h>
 
 #include "cksum.h"
@@ -229,10 +230,9 @@ static void report_auth_fail(struct dp_worker *w, const struct rx *rx, struct sf
 		CNT(w, FAIL_EVENT_LOST);
 }
 
-/* per-source rate limits: both rates 0 switches them off */
 static inline bool limits_on(const struct dp_worker *w)
 {
-	return (w->rll.rate[SFP_RL_ALL] | w->rll.rate[SFP_RL_OOD]) != 0;
+	return sfp_rl_limits_on(&w->rll);
 }
 
 /* over a limit: trusted prefixes pass anyway (looked up only now, so the
@@ -399,10 +399,36 @@ static bool handle_icmp(struct dp_worker *w, struct rte_mbuf *m, struct rte_ethe
 	return true;
 }
 
-/* the rate-limit entry of a source, or NULL with limits off */
-static struct sfp_rl_entry *src_bucket(struct dp_worker *w, uint32_t ip)
+/* TCP for our address (SIP over TCP/TLS): admitted as a datagram is, then
+ * handed to the kernel through the main lcore (dp_exc.c).  True when
+ * taken. */
+static bool handle_tcp(struct dp_worker *w, struct rte_mbuf *m, const struct rte_ipv4_hdr *ip, uint32_t ihl)
 {
-	return limits_on(w) ? sfp_rl_get(w->rl, ip, (uint32_t)w->now_ms, &w->rll) : NULL;
+	const struct rte_tcp_hdr *th = (const struct rte_tcp_hdr *)((const char *)ip + ihl);
+	if (m->nb_segs != 1 || rte_be_to_cpu_16(ip->total_length) < ihl + sizeof(*th) ||
+	    rte_pktmbuf_data_len(m) < sizeof(struct rte_ether_hdr) + ihl + sizeof(*th)) {
+		CNT(w, IP_BAD);
+		return false;
+	}
+	uint16_t dport = rte_be_to_cpu_16(th->dst_port);
+	/* our listeners, and the kernel's own connections (sipfp dialling
+	 * out): its local ports are confined to this range in the namespace */
+	if (dport != g_dp.cfg.sip_port && dport != g_dp.cfg.tls_port &&
+	    (dport < DP_EXC_LPORT_LO || dport > DP_EXC_LPORT_HI)) {
+		CNT(w, EXC_PORT);
+		return false;
+	}
+	if (sfp_ban_lookup(&g_dp.st->bans, ip->src_addr, rte_be_to_cpu_16(th->src_port), w->now_ms)) {
+		CNT(w, EXC_BANNED);
+		return false;
+	}
+	/* a new connection is an out-of-dialog request's worth of work (and a
+	 * TLS handshake far more): it takes from the same bucket */
+	if ((th->tcp_flags & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG)) == RTE_TCP_SYN_FLAG && limits_on(w) &&
+	    !sfp_rl_take(sfp_rl_get(w->rl, ip->src_addr, (uint32_t)w->now_ms, &w->rll), SFP_RL_OOD, &w->rll) &&
+	    over_limit(w, ip->src_addr, SFP_CNT_EXC_SYN_RATE))
+		return false;
+	return dp_exc_in(w, m);
 }
 
 /* consume m: free it, reuse it for a reply, or keep it for reassembly */
@@ -507,7 +533,7 @@ static void process(struct dp_worker *w, struct rte_mbuf *m, struct rte_mbuf **t
 	}
 	/* TCP (SIP over TCP/TLS): to the kernel, through the main lcore */
 	if (ip->next_proto_id == IPPROTO_TCP && g_dp.exc && ip->dst_addr == g_dp.addr) {
-		if (dp_exc_in(w, m, ip, ihl, src_bucket))
+		if (handle_tcp(w, m, ip, ihl))
 			return;
 		goto free;
 	}
@@ -597,10 +623,7 @@ static void refresh_limits(struct dp_worker *w)
 	if (w->limits_gen == l->gen)
 		return;
 	w->limits_gen = l->gen;
-	w->rll.rate[SFP_RL_ALL] = l->src_rate;
-	w->rll.burst[SFP_RL_ALL] = RTE_MIN(l->src_burst, SFP_RL_BURST_MAX);
-	w->rll.rate[SFP_RL_OOD] = l->ood_rate;
-	w->rll.burst[SFP_RL_OOD] = RTE_MIN(l->ood_burst, SFP_RL_BURST_MAX);
+	sfp_rl_limits_set(&w->rll, l);
 }
 
 /* Datagrams that never complete hold their mbufs until a newer datagram

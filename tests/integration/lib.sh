@@ -47,6 +47,20 @@ teardown() {
 	ip netns del "sipfp-$1" 2>/dev/null
 	[ -n "${KEEP:-}" ] || rm -rf "$run"
 }
+# test_certs DIR: TLS for the stream tests, ECDSA P-256, in DIR: a CA of the
+# test's own (ca.pem, ca.key) and sipfp's certificate for 10.77.0.2 from it
+# (srv.pem, srv.key); openssl's output on stdout/stderr
+test_certs() {
+	(cd "$1" &&
+	 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+		-subj "/CN=sipfp test CA" -keyout ca.key -out ca.pem &&
+	 openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=10.77.0.2" \
+		-keyout srv.key -out srv.csr &&
+	 printf 'subjectAltName=IP:10.77.0.2\n' >srv.ext &&
+	 openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile srv.ext \
+		-out srv.pem)
+}
+
 # start_sipfp PREFIX IFACE [sipfp-launch options]: the launcher in the
 # background ($launcher_pid, its output in $run/launch.log), its store and
 # socket in $run; true once the control process is attached (30 s).  The

@@ -37,13 +37,7 @@ trap cleanup EXIT
 atp=${SIPFP_ALICE_TP:-udp} btp=${SIPFP_BOB_TP:-udp}
 tls=()
 if [ "$atp" = tls ] || [ "$btp" = tls ]; then
-	(cd "$run" && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-		-subj "/CN=sipfp test CA" -keyout ca.key -out ca.pem &&
-	 openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=10.77.0.2" \
-		-keyout srv.key -out srv.csr &&
-	 printf 'subjectAltName=IP:10.77.0.2\n' >srv.ext &&
-	 openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile srv.ext \
-		-out srv.pem) >"$run/certs.log" 2>&1 || { ko "test certificates"; finish; exit 1; }
+	test_certs "$run" >"$run/certs.log" 2>&1 || { ko "test certificates"; finish; exit 1; }
 	tls=(--set tls_cert="$run/srv.pem" --set tls_key="$run/srv.key")
 fi
 start_sipfp sipfpbs $dev ${SIPFP_MODE:+--set mode=$SIPFP_MODE} "${tls[@]+"${tls[@]}"}" ||

@@ -32,12 +32,7 @@ trap cleanup EXIT
 # ---- certificates: a CA of the test's own, sipfp's for 10.77.0.2 -----------------
 cd "$run" || exit 1
 {
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=sipfp test CA" \
-		-keyout ca.key -out ca.pem
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=10.77.0.2" \
-		-keyout srv.key -out srv.csr
-	printf 'subjectAltName=IP:10.77.0.2\n' >srv.ext
-	openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile srv.ext -out srv.pem
+	test_certs "$run"
 	# far ends sipfp dials: good, expired, another name, untrusted
 	for c in good expired name self; do
 		openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=far $c" \

@@ -116,6 +116,17 @@ static void harness_lcfg(struct sfp_logic_cfg *lcfg)
 	lcfg->sip_port = 5060;
 }
 
+/* the px_env every test starts from: the recording callbacks above, the
+ * store, sipfp at 10.0.0.1, T1 500 ms, tables of 64, registrations of
+ * 60 s to a day; a test sets what it exercises on top */
+static inline struct px_env harness_env(struct store *db, const struct sfp_logic_cfg *lcfg)
+{
+	return (struct px_env){ .send = cb_send, .respond = cb_respond, .log = cb_log, .db = db,
+				.lcfg = lcfg, .addr = ip("10.0.0.1"), .t1_ms = 500,
+				.timer_c_ms = 180000, .dialog_max_ms = 7200000, .max_itx = 64,
+				.max_dialogs = 64, .reg_min = 60, .reg_max = 86400, .reg_default = 3600 };
+}
+
 static void harness_close(struct store *db, const char *path)
 {
 	store_close(db);

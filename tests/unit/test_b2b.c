@@ -43,11 +43,10 @@ static int setup(void **state)
 	harness_contact(db, "sip:bob@" C1_IP ":5001", C1_IP, 5001, now + 3600000, "reg-a");
 	harness_contact(db, "sip:bob@" C2_IP ":5002", C2_IP, 5002, now + 1800000, "reg-b");
 	harness_lcfg(&lcfg);
-	struct px_env env = { .send = cb_send, .respond = cb_respond, .log = cb_log, .db = db,
-			      .lcfg = &lcfg, .addr = ip("10.0.0.1"), .t1_ms = 500,
-			      .timer_c_ms = 180000, .dialog_max_ms = 7200000, .max_itx = 64,
-			      .max_dialogs = 64, .reg_min = 60, .reg_max = 86400, .reg_default = 3600,
-			      .b2bua = true, .session_expires = 1800, .min_se = 90 };
+	struct px_env env = harness_env(db, &lcfg);
+	env.b2bua = true;
+	env.session_expires = 1800;
+	env.min_se = 90;
 	assert_int_equal(px_init(&env), 0);
 	return 0;
 }

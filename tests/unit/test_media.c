@@ -96,18 +96,22 @@ static int setup(void **state)
 	harness_contact(db, "sip:bob@" CALLEE_IP ":5001", CALLEE_IP, 5001, now + 3600000, "reg-a");
 	harness_lcfg(&lcfg);
 	lcfg.retry_after = 5;
-	struct px_env env = { .send = cb_send, .respond = cb_respond, .log = cb_log, .db = db,
-			      .lcfg = &lcfg, .addr = ip("10.0.0.1"), .t1_ms = 500,
-			      .timer_c_ms = 180000, .dialog_max_ms = 7200000, .max_itx = 64,
-			      .max_dialogs = 64, .reg_min = 60, .reg_max = 86400,
-			      .reg_default = 3600, .media = true, .media_addrs = { "10.0.0.1", "10.0.0.2" },
+	struct px_env env = harness_env(db, &lcfg);
+	env.media = true;
+	snprintf(env.media_addrs[0], sizeof(env.media_addrs[0]), "10.0.0.1");
+	snprintf(env.media_addrs[1], sizeof(env.media_addrs[1]), "10.0.0.2");
 #ifdef TWO_ADDRS
-			      .media_n_addr = 2, .media_first = 20000, .media_last = 20003, /* one call each */
+	env.media_n_addr = 2; /* one call each */
+	env.media_last = 20003;
 #else
-			      .media_n_addr = 1, .media_first = 20000, .media_last = 20007, /* two calls */
+	env.media_n_addr = 1; /* two calls */
+	env.media_last = 20007;
 #endif
-			      .media_quarantine_ms = 1000, .media_latch = SFP_LATCH_ON,
-			      .media_latch_window_ms = 10000, .media_push = cb_push };
+	env.media_first = 20000;
+	env.media_quarantine_ms = 1000;
+	env.media_latch = SFP_LATCH_ON;
+	env.media_latch_window_ms = 10000;
+	env.media_push = cb_push;
 	assert_int_equal(px_init(&env), 0);
 	return 0;
 }

@@ -72,11 +72,10 @@ static int setup(void **state)
 	bind_user("carol", "sip:carol@" PHONES_IP ":5063;transport=tcp", 40002, SFP_TP_TCP);
 	bind_user("dave", "sip:dave@" PHONES_IP ":5064;transport=tls", 5064, SFP_TP_UDP);
 	harness_lcfg(&lcfg);
-	struct px_env env = { .send = cb_send, .respond = cb_respond, .log = cb_log, .db = db,
-			      .lcfg = &lcfg, .addr = ip("10.0.0.1"), .t1_ms = 500,
-			      .timer_c_ms = 180000, .dialog_max_ms = 7200000, .max_itx = 64,
-			      .max_dialogs = 64, .reg_min = 60, .reg_max = 86400, .reg_default = 3600,
-			      .transport_of = cb_transport_of, .send_tp = cb_send_tp, .tls_port = 5061 };
+	struct px_env env = harness_env(db, &lcfg);
+	env.transport_of = cb_transport_of;
+	env.send_tp = cb_send_tp;
+	env.tls_port = 5061;
 	assert_int_equal(px_init(&env), 0);
 	return 0;
 }
