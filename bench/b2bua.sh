@@ -19,6 +19,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$here/..
+. "$here/kamailio.sh"
 rate=300 calls=3000 hold=2000 kam=1 build=$top/build
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -63,9 +64,7 @@ row() {
 # ---- Kamailio: proxy + auth_db + topos, on loopback -------------------------------
 kam_row() {
 	if [ "$kam" = 0 ]; then echo "kamailio: skipped (--no-kamailio)"; return; fi
-	local mods=/usr/lib/x86_64-linux-gnu/kamailio/modules
-	local schema=/usr/share/kamailio/db_sqlite
-	if ! command -v kamailio >/dev/null || [ ! -f "$mods/topos.so" ] || [ ! -f "$mods/db_sqlite.so" ]; then
+	if ! command -v kamailio >/dev/null || [ ! -f "$KAM_MODS/topos.so" ] || [ ! -f "$KAM_MODS/db_sqlite.so" ]; then
 		echo "kamailio: not run (apt-get install kamailio kamailio-sqlite-modules)"
 		return
 	fi
@@ -73,20 +72,12 @@ kam_row() {
 	# keeps its tables in memory: SQLite shared by Kamailio's worker
 	# processes fails under load with "database is locked"
 	local db=$run/kam.sqlite
-	for t in standard auth_db; do sqlite3 "$db" <"$schema/$t-create.sql"; done
+	kam_users "$db" 127.0.0.1 u0:pw0 u1:pw1
 	mkdir -p "$run/dbtext"
 	cp /usr/share/kamailio/dbtext/kamailio/version /usr/share/kamailio/dbtext/kamailio/topos_d \
 		/usr/share/kamailio/dbtext/kamailio/topos_t "$run/dbtext/"
-	python3 - "$db" <<'PY'
-import hashlib, sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
-for i in range(2):
-    u = f"u{i}"
-    db.execute("INSERT INTO subscriber (username, domain, password, ha1) VALUES (?,?,?,?)",
-               (u, "127.0.0.1", f"pw{i}", hashlib.md5(f"{u}:127.0.0.1:pw{i}".encode()).hexdigest()))
-db.commit()
-PY
-	cat >"$run/kamailio.cfg" <<EOF
+	{
+		cat <<EOF
 #!KAMAILIO
 debug=1
 log_stderror=yes
@@ -94,51 +85,13 @@ fork=yes
 children=2
 auto_aliases=no
 listen=udp:127.0.0.1:5190
-mpath="$mods/"
-loadmodule "tm.so"
-loadmodule "sl.so"
-loadmodule "rr.so"
-loadmodule "pv.so"
-loadmodule "maxfwd.so"
-loadmodule "siputils.so"
-loadmodule "textops.so"
-loadmodule "usrloc.so"
-loadmodule "registrar.so"
-loadmodule "db_sqlite.so"
+mpath="$KAM_MODS/"
 loadmodule "db_text.so"
-loadmodule "auth.so"
-loadmodule "auth_db.so"
 loadmodule "topos.so"
-loadmodule "ctl.so"
-loadmodule "kex.so"
-modparam("ctl", "binrpc", "unix:$run/kamailio_ctl")
-modparam("auth_db", "db_url", "sqlite://$db")
-modparam("auth_db", "calculate_ha1", 0)
-modparam("auth_db", "password_column", "ha1")
-modparam("usrloc", "db_mode", 0)
 modparam("topos", "db_url", "text://$run/dbtext")
-request_route {
-	if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
-	if (has_totag()) {
-		if (loose_route()) { t_relay(); exit; }
-		if (is_method("ACK")) { if (t_check_trans()) t_relay(); exit; }
-		sl_send_reply("404", "Not Here"); exit;
-	}
-	if (is_method("CANCEL")) { if (t_check_trans()) t_relay(); exit; }
-	if (is_method("REGISTER")) {
-		if (!www_authorize("\$fd", "subscriber")) { www_challenge("\$fd", "0"); exit; }
-		save("location"); exit;
-	}
-	if (is_method("INVITE")) {
-		if (!proxy_authorize("\$fd", "subscriber")) { proxy_challenge("\$fd", "0"); exit; }
-		consume_credentials();
-		record_route();
-		if (!lookup("location")) { sl_send_reply("480", "Not Registered"); exit; }
-		t_relay(); exit;
-	}
-	sl_send_reply("501", "Not Implemented");
-}
 EOF
+		kam_service "$run" "$db" 0
+	} >"$run/kamailio.cfg"
 	kamailio -f "$run/kamailio.cfg" -P "$run/kam.pid" -Y "$run" -m 256 -M 32 -E >"$run/kam.log" 2>&1 || true
 	sleep 1
 	kpid=$(cat "$run/kam.pid" 2>/dev/null || true)
@@ -147,8 +100,8 @@ EOF
 	(cd "$run" && timeout 20 sipp 127.0.0.1:5190 -sf "$T/reg_contact.xml" -key user u0 -au u0 -ap pw0 \
 		-key contact_port 5290 -key expires 3600 -i 127.0.0.1 -p 5193 -m 1 -timeout 10s -nostdin >/dev/null 2>&1) ||
 		{ echo "kamailio: the callee could not register"; return; }
-	kcpu() { local s=0; for p in $(pgrep -f "kamailio -f $run/"); do s=$((s + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $s; }
-	shm() { kamcmd -s "unix:$run/kamailio_ctl" core.shmmem 2>/dev/null | awk '$1 == "used:" {print $2}'; }
+	kcpu() { kam_cpu "$run"; }
+	shm() { kam_shm "$run"; }
 	(cd "$run" && exec timeout 900 sipp -sf "$T/uas_answer.xml" -i 127.0.0.1 -p 5290 -m "$calls" -nostdin >/dev/null 2>&1) &
 	local uas=$!
 	sleep 0.5

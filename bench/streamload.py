@@ -72,38 +72,6 @@ class Reader:
             self.buf += d
 
 
-def reg_worker(args):
-    tp, n, user, pw, idx = args
-    s = open_conn(tp)
-    s.settimeout(5)
-    r = Reader(s, tp)
-    la = s.getsockname()
-    ok = 0
-    proto = tp.upper()
-    for i in range(n):
-        cid = f"bench-{idx}-{i}-{os.getpid()}"
-        base = (f"REGISTER sip:{HOST} SIP/2.0\r\nVia: SIP/2.0/{proto} {la[0]}:{la[1]};branch=z9hG4bK{idx}x{i}x{{b}};rport\r\n"
-                f"From: <sip:{user}@{HOST}>;tag=t{idx}x{i}\r\nTo: <sip:{user}@{HOST}>\r\nCall-ID: {cid}\r\n"
-                f"CSeq: {{c}} REGISTER\r\nContact: <sip:{user}@{la[0]}:{la[1]};transport={tp}>\r\n"
-                f"Expires: 300\r\nMax-Forwards: 70\r\n{{a}}Content-Length: 0\r\n\r\n")
-        try:
-            s.sendall(base.format(b=1, c=1, a="").encode())
-            m = r.msg().decode(errors="replace")
-            f = dict(re.findall(r'(\w+)="?([^",\r]*)"?', m.split("WWW-Authenticate:", 1)[1].split("\r\n")[0]))
-            ha1 = hashlib.md5(f"{user}:{f['realm']}:{pw}".encode()).hexdigest()
-            ha2 = hashlib.md5(f"REGISTER:sip:{HOST}".encode()).hexdigest()
-            resp = hashlib.md5(f"{ha1}:{f['nonce']}:00000001:c{i}:auth:{ha2}".encode()).hexdigest()
-            auth = (f'Authorization: Digest username="{user}", realm="{f["realm"]}", nonce="{f["nonce"]}", '
-                    f'uri="sip:{HOST}", response="{resp}", algorithm=MD5, qop=auth, nc=00000001, cnonce="c{i}"\r\n')
-            s.sendall(base.format(b=2, c=2, a=auth).encode())
-            m = r.msg()
-            ok += m.startswith(b"SIP/2.0 200")
-        except (OSError, IndexError, KeyError):
-            pass
-    s.close()
-    return ok
-
-
 def digest_hdr(chal_msg, hname, user, pw, method, uri, nc):
     line = [l for l in chal_msg.split("\r\n") if l.lower().startswith(hname.lower() + ":")][0]
     f = dict(re.findall(r'(\w+)="?([^",\r]*)"?', line.split(":", 1)[1]))
@@ -112,6 +80,37 @@ def digest_hdr(chal_msg, hname, user, pw, method, uri, nc):
     resp = hashlib.md5(f"{ha1}:{f['nonce']}:00000001:{nc}:auth:{ha2}".encode()).hexdigest()
     return (f'Digest username="{user}", realm="{f["realm"]}", nonce="{f["nonce"]}", uri="{uri}", '
             f'response="{resp}", algorithm=MD5, qop=auth, nc=00000001, cnonce="{nc}"')
+
+
+def register(s, r, tp, user, pw, tag, expires=300):
+    """one REGISTER ladder on s (REGISTER -> 401 -> REGISTER with digest);
+    True when it ended in 200"""
+    la = s.getsockname()
+    cid = f"reg-{tag}-{os.getpid()}"
+    base = (f"REGISTER sip:{HOST} SIP/2.0\r\nVia: SIP/2.0/{tp.upper()} {la[0]}:{la[1]};branch=z9hG4bK{tag}x{{b}};rport\r\n"
+            f"From: <sip:{user}@{HOST}>;tag=t{tag}\r\nTo: <sip:{user}@{HOST}>\r\nCall-ID: {cid}\r\n"
+            f"CSeq: {{b}} REGISTER\r\nContact: <sip:{user}@{la[0]}:{la[1]};transport={tp}>\r\n"
+            f"Expires: {expires}\r\nMax-Forwards: 70\r\n{{a}}Content-Length: 0\r\n\r\n")
+    s.sendall(base.format(b=1, a="").encode())
+    m = r.msg().decode(errors="replace")
+    auth = digest_hdr(m, "WWW-Authenticate", user, pw, "REGISTER", f"sip:{HOST}", f"c{tag}")
+    s.sendall(base.format(b=2, a=f"Authorization: {auth}\r\n").encode())
+    return r.msg().startswith(b"SIP/2.0 200")
+
+
+def reg_worker(args):
+    tp, n, user, pw, idx = args
+    s = open_conn(tp)
+    s.settimeout(5)
+    r = Reader(s, tp)
+    ok = 0
+    for i in range(n):
+        try:
+            ok += register(s, r, tp, user, pw, f"{idx}x{i}")
+        except (OSError, IndexError, KeyError):
+            pass
+    s.close()
+    return ok
 
 
 def hdrs(msg, name):
@@ -126,20 +125,11 @@ def callee_worker(args):
     """register as cK, then answer every INVITE (200), ACK, BYE (200) until told to stop"""
     tp, k, stop = args
     s = open_conn(tp)
-    s.settimeout(1)
+    s.settimeout(5)
     r = Reader(s, tp)
     la = s.getsockname()
-    user, proto = f"c{k}", tp.upper()
-    base = (f"REGISTER sip:{HOST} SIP/2.0\r\nVia: SIP/2.0/{proto} {la[0]}:{la[1]};branch=z9hG4bKr{k}x{{b}};rport\r\n"
-            f"From: <sip:{user}@{HOST}>;tag=r{k}\r\nTo: <sip:{user}@{HOST}>\r\nCall-ID: creg{k}-{os.getpid()}\r\n"
-            f"CSeq: {{b}} REGISTER\r\nContact: <sip:{user}@{la[0]}:{la[1]};transport={tp}>\r\nExpires: 600\r\n"
-            f"Max-Forwards: 70\r\n{{a}}Content-Length: 0\r\n\r\n")
-    s.settimeout(5)
-    s.sendall(base.format(b=1, a="").encode())
-    m = r.msg().decode(errors="replace")
-    auth = digest_hdr(m, "WWW-Authenticate", user, "cpw", "REGISTER", f"sip:{HOST}", "r")
-    s.sendall(base.format(b=2, a=f"Authorization: {auth}\r\n").encode())
-    if not r.msg().startswith(b"SIP/2.0 200"):
+    user = f"c{k}"
+    if not register(s, r, tp, user, "cpw", f"callee{k}", 600):
         return 0
     s.settimeout(0.5)
     answered = 0
